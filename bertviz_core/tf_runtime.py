@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from types import ModuleType
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -19,6 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def tensorflow() -> ModuleType:
     """Import and return TensorFlow with Keras 2 as ``tf.keras``."""
     import tensorflow as tf
+
+    # keras-bert shares one unseeded initializer between layers; the warning is about that, not us.
+    warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
 
     # keras-bert re-registers the module as "tensorflow.keras", so look at where it lives.
     keras_home = f"{tf.keras.__name__} {getattr(tf.keras, '__file__', '')}"
