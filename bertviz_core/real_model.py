@@ -43,7 +43,17 @@ def memory_budget_mb() -> int:
     raw = os.environ.get("BERTVIZ_MEMORY_BUDGET_MB", "")
     budget = int(raw) if raw.strip().isdigit() else DEFAULT_BUDGET_MB
     available = psutil.virtual_memory().available // (1024 * 1024)
-    return int(min(budget, available * 0.8))
+    return int(min(budget, available * 0.8, _container_limit_mb() or budget))
+
+
+def _container_limit_mb() -> int | None:
+    """The cgroup v2 memory limit (Docker, Community Cloud), which psutil does not see."""
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit_file:
+            text = limit_file.read().strip()
+    except OSError:
+        return None
+    return int(text) // (1024 * 1024) if text.isdigit() else None
 
 
 def estimated_build_mb(config: ModelConfig) -> int:

@@ -1,0 +1,227 @@
+"""Benchmarks: the app's speeds measured against this machine's own limits, in one run.
+
+Figures are ratios within one run where possible (arithmetic against a real build, training
+FLOP/s against TensorFlow's own matrix-product peak), because shared machines are noisy.
+The explorer is measured in a fresh child process, as a cold app would start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from bertviz_core import costs, real_model
+from bertviz_core.config import ModelConfig
+from bertviz_core.params import layer_rows, total_params
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+# The reference training run of the performance issue.
+REFERENCE_CONFIG = ModelConfig(vocab=5000, seq_len=64, pos_num=64, embed_dim=128, heads=2, layers=2, ff_dim=512)
+REFERENCE_BATCH = 32
+REFERENCE_ROWS = 2048
+REFERENCE_CLASSES = 2
+
+
+class PeakMemory:
+    """Samples this process's resident memory in a thread; ``peak_mb`` is the highest seen."""
+
+    def __init__(self, interval_seconds: float = 0.05) -> None:
+        self._process = psutil.Process()
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self.peak_bytes = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / MIB
+
+
+def arithmetic_seconds(config: ModelConfig, repeats: int = 200) -> float:
+    """Median time of the full per-layer breakdown plus totals, with the cache cleared each time."""
+    times = []
+    for _ in range(repeats):
+        layer_rows.cache_clear()
+        started = time.perf_counter()
+        rows = layer_rows(config)
+        total_params(config)
+        costs.memory(config)
+        costs.compute(config)
+        times.append(time.perf_counter() - started)
+        assert rows
+    return statistics.median(times)
+
+
+def real_build_seconds(config: ModelConfig) -> float:
+    """Seconds ``get_model`` takes for this configuration, in a child process (as the app does)."""
+    report = real_model.describe_in_child_process(config, timeout_seconds=600)
+    if not report.get("verify", {}).get("matches"):
+        raise RuntimeError(f"the real model differs from the arithmetic: {report.get('verify')}")
+    return float(report["verify"]["build_seconds"])
+
+
+# Runs in a fresh interpreter: start to first complete explorer run, then slider moves.
+_EXPLORER_PROBE = r"""
+import json, resource, sys, time
+import psutil
+started = psutil.Process().create_time()
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("app.py", default_timeout=120)
+app.run()
+first = time.time() - started
+assert not app.exception, [e.value for e in app.exception]
+moves = []
+sliders = [s for s in app.slider] + [s for s in app.select_slider]
+for step in range(int(sys.argv[1])):
+    widget = sliders[step % len(sliders)]
+    options = getattr(widget, "options", None)
+    if options:
+        value = options[(step * 7 + 3) % len(options)]
+    else:
+        low, high = widget.min, widget.max
+        value = low + (high - low) * ((step * 37) % 100) // 100
+        value = type(widget.value)(value) if not isinstance(widget.value, (list, tuple)) else widget.value
+    began = time.perf_counter()
+    widget.set_value(value).run()
+    moves.append((time.perf_counter() - began) * 1000)
+    assert not app.exception, [e.value for e in app.exception]
+    sliders = [s for s in app.slider] + [s for s in app.select_slider]
+print(json.dumps({
+    "first_render_seconds": first,
+    "rerun_ms": moves,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "imported_tensorflow": "tensorflow" in sys.modules,
+}))
+"""
+
+
+def explorer_timings(moves: int) -> dict:
+    finished = subprocess.run(
+        [sys.executable, "-c", _EXPLORER_PROBE, str(moves)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if finished.returncode != 0:
+        raise RuntimeError(f"the explorer probe failed: {finished.stderr.strip()[-1500:]}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def matmul_gflops(size: int = 1024, seconds: float = 2.0) -> float:
+    """TensorFlow's own fp32 matrix-product rate on this machine, in GFLOP/s."""
+    from bertviz_core import tf_runtime
+
+    tf = tf_runtime.tensorflow()
+    left = tf.random.normal((size, size), dtype=tf.float32)
+    right = tf.random.normal((size, size), dtype=tf.float32)
+    product = tf.function(lambda a, b: tf.matmul(a, b))
+    product(left, right).numpy()  # trace and warm up
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        product(left, right).numpy()
+        runs += 1
+    elapsed = time.perf_counter() - started
+    return 2 * size**3 * runs / elapsed / 1e9
+
+
+def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Two classes told apart by their words, with shared filler, so the model has work to do."""
+    rng = np.random.default_rng(seed)
+    filler = [f"word{i}" for i in range(3000)]
+    cues = {"positive": [f"good{i}" for i in range(200)], "negative": [f"bad{i}" for i in range(200)]}
+    texts, labels = [], []
+    for index in range(rows):
+        label = "positive" if index % 2 else "negative"
+        words = list(rng.choice(filler, size=int(rng.integers(30, 70))))
+        for position in rng.integers(0, len(words), size=4):
+            words[position] = str(rng.choice(cues[label]))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@dataclass
+class _EpochRecorder:
+    records: list
+
+    def on_epoch_end(self, epoch_record: dict) -> None:
+        self.records.append(dict(epoch_record))
+
+
+def training_figures(epochs: int) -> dict:
+    """Train the reference configuration; figures from the epochs after the first (tracing)."""
+    from bertviz_core.data import Dataset
+    from bertviz_core.training import TrainSettings, train_classifier
+
+    texts, labels = synthetic_rows(REFERENCE_ROWS)
+    class_names = tuple(sorted(set(labels)))
+    dataset = Dataset(
+        texts=tuple(texts), labels=tuple(labels), class_names=class_names,
+        label_ids=np.array([class_names.index(label) for label in labels], dtype=np.int64), notes=(),
+    )  # fmt: skip
+    settings = TrainSettings(
+        epochs=epochs, batch_size=REFERENCE_BATCH, learning_rate=1e-3, val_share=0.1, seed=0, patience=epochs
+    )
+    recorder = _EpochRecorder(records=[])
+    with PeakMemory() as peak:
+        result = train_classifier(dataset, REFERENCE_CONFIG, settings, recorder)
+    steady = recorder.records[1:] or recorder.records
+    samples_per_second = statistics.median(record["samples_per_second"] for record in steady)
+    flops_per_sample = costs.compute(REFERENCE_CONFIG, classes=REFERENCE_CLASSES).training
+    return {
+        "train_samples_per_second": samples_per_second,
+        "train_first_epoch_samples_per_second": recorder.records[0]["samples_per_second"],
+        "train_flops_per_sample": flops_per_sample,
+        "train_val_accuracy": getattr(result, "metrics", {}).get("val_accuracy") if hasattr(result, "metrics") else None,
+        "peak_rss_mb": peak.peak_mb,
+        "train_epochs": len(recorder.records),
+    }
+
+
+def run(quick: bool = False) -> dict:
+    """Every figure of the benchmark; ``quick`` keeps it under a minute for CI."""
+    started = time.perf_counter()
+    base = ModelConfig()
+    results: dict = {"quick": quick, "cpu_count": os.cpu_count(), "python": sys.version.split()[0]}
+
+    results["arithmetic_seconds"] = arithmetic_seconds(base, repeats=50 if quick else 500)
+    results["real_build_seconds"] = real_build_seconds(base)
+    results["arithmetic_speedup"] = results["real_build_seconds"] / results["arithmetic_seconds"]
+
+    explorer = explorer_timings(moves=8 if quick else 40)
+    results["explorer_first_render_seconds"] = explorer["first_render_seconds"]
+    results["explorer_rerun_ms_p50"] = statistics.median(explorer["rerun_ms"])
+    results["explorer_rerun_ms_max"] = max(explorer["rerun_ms"])
+    results["explorer_peak_rss_mb"] = explorer["peak_rss_mb"]
+    results["explorer_imports_tensorflow"] = explorer["imported_tensorflow"]
+
+    results.update(training_figures(epochs=2 if quick else 4))
+    results["matmul_gflops"] = matmul_gflops(seconds=1.0 if quick else 3.0)
+    achieved = results["train_samples_per_second"] * results["train_flops_per_sample"] / 1e9
+    results["train_achieved_gflops"] = achieved
+    results["train_mfu"] = achieved / results["matmul_gflops"]
+    results["total_seconds"] = time.perf_counter() - started
+    return results

@@ -1,0 +1,232 @@
+"""The real app in a real browser: a Streamlit server for the session, Chromium driven by Playwright.
+
+Fixtures:
+- ``app_url``: base URL of ``streamlit run app.py`` started once for the whole session.
+- ``browser``: Debian's Chromium (``/usr/bin/chromium``), launched once for the session.
+- ``page``: a fresh browser context and page per test.
+- ``wait_for_run``: ``wait_for_run(page)`` blocks until Streamlit's script run has finished and
+  fails if the page shows an exception. After an interaction, pass the count taken before it:
+  ``before = finished_runs(page); click(); wait_for_run(page, after=before)``.
+- ``finished_runs``: ``finished_runs(page)`` counts the runs finished since the page loaded.
+
+Every test in this folder is marked ``slow``. Without Chromium the tests are skipped, except in CI
+(``CI=true``), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the networking flags Chromium keeps trying to reach Google's services, which this
+# machine's closed network refuses; --no-sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_START_TIMEOUT_S = 90
+RUN_TIMEOUT_MS = 120_000
+VIEWPORT = {"width": 1280, "height": 900}
+
+FINISHED_RUN_SELECTOR = "[data-testid='stApp'][data-test-script-state='notRunning']"
+EXCEPTION_SELECTOR = "[data-testid='stException']"
+
+# Counts the moments the app's script state becomes notRunning, so a test can wait for the run
+# that its own click started rather than mistake the previous, already finished run for it.
+COUNT_FINISHED_RUNS_JS = """
+(() => {
+  window.__finishedRuns = 0;
+  const attribute = "data-test-script-state";
+  new MutationObserver((records) => {
+    // Each record holds the value before its change; the value after it is the next record's
+    // old value for the same element, or the element's current value for the last record.
+    records.forEach((record, index) => {
+      const later = records.slice(index + 1).find((other) => other.target === record.target);
+      const newValue = later ? later.oldValue : record.target.getAttribute(attribute);
+      if (record.target.dataset.testid === "stApp" && newValue === "notRunning") {
+        window.__finishedRuns += 1;
+      }
+    });
+  }).observe(document, {attributes: true, attributeOldValue: true, subtree: true,
+                        attributeFilter: [attribute]});
+})();
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    browser_folder = Path(__file__).resolve().parent
+    for item in items:
+        if browser_folder in Path(item.fspath).resolve().parents:
+            item.add_marker(pytest.mark.slow)
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _health_is_ok(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def _stop_process_group(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    # The server was started in its own session, so its group holds it and anything it spawned.
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``streamlit run app.py`` from the repository root and yield its base URL."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _health_is_ok(base_url):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"streamlit exited with code {process.returncode} before it served the app:\n"
+                    + log_path.read_text(errors="replace")[-4000:]
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not answer {base_url}/_stcore/health within "
+                    f"{SERVER_START_TIMEOUT_S} s:\n" + log_path.read_text(errors="replace")[-4000:]
+                )
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        _stop_process_group(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, shared by every browser test of the session."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: run `bash scripts/install-tests.sh` to install Debian's chromium"
+        if _running_in_ci():
+            pytest.fail(reason + " (CI=true, so browser tests may not be skipped)")
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "the playwright package is missing: run `bash scripts/install-tests.sh`"
+        if _running_in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str) -> Iterator[object]:
+    """A fresh page in its own context (no shared cookies or storage between tests)."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=app_url)
+    context.set_default_timeout(RUN_TIMEOUT_MS)
+    context.add_init_script(COUNT_FINISHED_RUNS_JS)
+    browser_page = context.new_page()
+    try:
+        yield browser_page
+    finally:
+        context.close()
+
+
+def _finished_runs(page) -> int:
+    return int(page.evaluate("window.__finishedRuns || 0"))
+
+
+def _wait_for_run(page, *, after: int = 0, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Wait until more than ``after`` script runs have finished and the app is idle, then fail if
+    the page shows a Streamlit exception."""
+    page.wait_for_function("count => (window.__finishedRuns || 0) > count", arg=after, timeout=timeout_ms)
+    page.wait_for_selector(FINISHED_RUN_SELECTOR, state="attached", timeout=timeout_ms)
+    exceptions = page.locator(EXCEPTION_SELECTOR)
+    if exceptions.count():
+        raise AssertionError("The app shows an exception:\n" + exceptions.first.inner_text())
+
+
+@pytest.fixture
+def wait_for_run() -> Callable[..., None]:
+    return _wait_for_run
+
+
+@pytest.fixture
+def finished_runs() -> Callable[..., int]:
+    return _finished_runs
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test saves screenshots; set BERTVIZ_SCREENSHOT_DIR to keep them after the run."""
+    kept = os.environ.get("BERTVIZ_SCREENSHOT_DIR")
+    if kept:
+        folder = Path(kept)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path

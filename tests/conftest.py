@@ -1,0 +1,31 @@
+"""Fixtures and settings shared by every test.
+
+Keep this file small: only what more than one test module needs belongs here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+# keras-bert needs Keras 2, which TensorFlow only gives when this is set before its first import.
+# bertviz_core sets it too; setting it here as well means a test that imports TensorFlow directly
+# (to compare against the real build) still gets the right Keras.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Hypothesis' per-example deadline is a timed assertion; on a shared 2-core machine it fails for
+# reasons that have nothing to do with the code. Correctness is what property tests check here.
+settings.register_profile("bertviz", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bertviz"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's root folder (where app.py and requirements.txt live)."""
+    return REPO_ROOT
