@@ -1,6 +1,6 @@
 """Entry point: only declares the pages. ``streamlit run app.py``."""
 
-from bertviz_core import tf_runtime  # noqa: F401  (TF_USE_LEGACY_KERAS=1 before any TensorFlow import)
+from bertviz_core import tf_runtime  # noqa: F401, I001  (sets TF_USE_LEGACY_KERAS=1 before any TensorFlow import)
 
 import streamlit as st
 

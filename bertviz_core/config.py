@@ -7,8 +7,9 @@ Field names follow keras-bert's ``get_model`` keywords where a user sees them in
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from bertviz_core.errors import UserError
 
