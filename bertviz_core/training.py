@@ -1,0 +1,289 @@
+"""Training a classifier: split, vocabulary, encode, fit with early stopping, evaluate.
+
+The page and the CLI follow a run through a small progress protocol: any object with any of
+
+- ``on_epoch_end(epoch_record: dict)``: after each completed epoch (see ``EPOCH_KEYS``);
+- ``on_batch_end(epoch, batch, batches_per_epoch)``: after each training batch, counting from 1;
+- ``should_stop() -> bool``: polled after every batch; True ends the run, keeping the best
+  completed epoch so far.
+
+Each call builds its own model: two sessions in one process can train at the same time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Protocol
+
+import numpy as np
+
+from bertviz_core import tf_runtime
+from bertviz_core.classifier import (
+    ClassifierBundle,
+    TrainingError,
+    build_classifier,
+    check_training_fits,
+    classifier_config,
+    evaluate,
+    predict_encoded,
+)
+from bertviz_core.config import ModelConfig
+from bertviz_core.tokens import VocabularyError, build_vocabulary, encode_texts
+
+# What every epoch record holds (``epoch`` counts from 1).
+EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples_per_second")
+
+SETTING_LABELS = {
+    "epochs": "number of epochs",
+    "batch_size": "batch size",
+    "seed": "seed",
+    "patience": "patience",
+}
+SETTING_LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 500),
+    "batch_size": (1, 4096),
+    "val_share": (0.05, 0.5),
+    "seed": (0, 2**31 - 1),
+    "patience": (1, 500),
+}
+
+
+class TrainingProgress(Protocol):
+    """The progress protocol; every method is optional (see the module docstring)."""
+
+    def on_epoch_end(self, epoch_record: dict) -> None: ...
+
+    def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train. The defaults learn the sample data sets in a minute or two on 2 CPU cores.
+
+    ``patience``: epochs without a lower validation loss before stopping early.
+    """
+
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    val_share: float = 0.2
+    seed: int = 0
+    patience: int = 2
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in SETTING_LIMITS.items():
+            value = getattr(self, name)
+            if name == "val_share":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                    raise TrainingError(
+                        f"The validation share must be a fraction between {low} and {high}, not {value!r}."
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise TrainingError(
+                    f"The {SETTING_LABELS[name]} must be a whole number from {int(low):,} to {int(high):,}, "
+                    f"not {value!r}."
+                )
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 < rate <= 1):
+            raise TrainingError(
+                f"The learning rate must be a number above 0 and at most 1 (try 0.0005), not {rate!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> TrainSettings:
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@functools.cache
+def _progress_callback_class() -> type:
+    # A class, not a model, so caching it is safe; it needs tf.keras, which is imported lazily.
+    tf = tf_runtime.tensorflow()
+
+    class ProgressCallback(tf.keras.callbacks.Callback):
+        """Epoch records, early stopping on validation loss with the best weights, user stops."""
+
+        def __init__(self, progress: Any, batches_per_epoch: int, train_samples: int, patience: int):
+            super().__init__()
+            self.progress = progress
+            self.batches_per_epoch = batches_per_epoch
+            self.train_samples = train_samples
+            self.patience = patience
+            self.history: list[dict] = []
+            self.best_val_loss = math.inf
+            self.best_weights: list[np.ndarray] | None = None
+            self.best_epoch = 0
+            self.epochs_without_improvement = 0
+            self.stopped_by_user = False
+            self.stopped_early = False
+            self.diverged = False
+
+        def _call(self, name: str, *args: Any) -> Any:
+            method = getattr(self.progress, name, None)
+            return method(*args) if callable(method) else None
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_started = time.perf_counter()
+            self.train_seconds = 0.0
+            self.batches_done = 0
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.batches_done = batch + 1
+            if self.batches_done == self.batches_per_epoch:
+                self.train_seconds = time.perf_counter() - self.epoch_started
+            self._call("on_batch_end", len(self.history) + 1, self.batches_done, self.batches_per_epoch)
+            if self._call("should_stop"):
+                self.stopped_by_user = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if self.batches_done < self.batches_per_epoch:
+                return  # stopped part-way: the epoch's numbers would describe a different thing
+            logs = logs or {}
+            values = {
+                key: float(logs.get(key, math.nan))
+                for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+            }
+            record = {
+                "epoch": len(self.history) + 1,
+                # None rather than NaN: the history goes into JSON, which has no NaN.
+                **{key: (value if math.isfinite(value) else None) for key, value in values.items()},
+                "seconds": round(time.perf_counter() - self.epoch_started, 4),
+                "samples_per_second": round(self.train_samples / max(self.train_seconds, 1e-9), 2),
+            }
+            self.history.append(record)
+            if record["loss"] is None or record["val_loss"] is None:
+                self.diverged = True
+                self.model.stop_training = True
+            elif record["val_loss"] < self.best_val_loss:
+                self.best_val_loss = record["val_loss"]
+                self.best_weights = self.model.get_weights()  # NumPy copies, safe from later updates
+                self.best_epoch = record["epoch"]
+                self.epochs_without_improvement = 0
+            else:
+                self.epochs_without_improvement += 1
+                if self.epochs_without_improvement >= self.patience:
+                    self.stopped_early = True
+                    self.model.stop_training = True
+            self._call("on_epoch_end", dict(record))
+
+    return ProgressCallback
+
+
+def _batches(tf: Any, token_ids: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None):
+    inputs = {"Input-Token": token_ids, "Input-Segment": np.zeros_like(token_ids)}
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train_classifier(
+    dataset: Any,
+    config: ModelConfig,
+    settings: TrainSettings | None = None,
+    callbacks: TrainingProgress | Any | None = None,
+) -> ClassifierBundle:
+    """Train keras-bert's encoder plus a softmax head on ``dataset`` (``data.Dataset``).
+
+    The vocabulary comes from the training split only, so validation measures unseen texts
+    honestly. Raises TrainingError (one sentence) for anything the user can change.
+    """
+    from bertviz_core.data import stratified_split
+
+    settings = settings or TrainSettings()
+    config = classifier_config(config)
+    class_names = tuple(dataset.class_names)
+    label_ids = np.asarray(dataset.label_ids, dtype=np.int64)
+    if len(class_names) < 2:
+        raise TrainingError(
+            f"The labels hold only one class ({class_names[0] if class_names else 'none'}); "
+            "a classifier needs at least two."
+        )
+    check_training_fits(config, len(class_names), settings.batch_size)
+
+    train_idx, val_idx = stratified_split(label_ids, settings.val_share, settings.seed)
+    train_idx, val_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(val_idx, dtype=np.int64)
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        raise TrainingError(
+            f"{len(label_ids)} rows are too few to keep {settings.val_share:.0%} for validation; add rows."
+        )
+    texts = list(dataset.texts)
+    train_texts = [texts[i] for i in train_idx]
+    val_texts = [texts[i] for i in val_idx]
+    try:
+        vocabulary = build_vocabulary(train_texts, config.vocab)
+        train_encoded = encode_texts(vocabulary, train_texts, config.seq_len)
+        val_encoded = encode_texts(vocabulary, val_texts, config.seq_len)
+    except VocabularyError as error:
+        raise TrainingError(str(error)) from None
+    train_labels, val_labels = label_ids[train_idx], label_ids[val_idx]
+
+    tf = tf_runtime.tensorflow()
+    model = build_classifier(config, len(class_names), seed=settings.seed)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
+    progress = _progress_callback_class()(callbacks, batches_per_epoch, len(train_idx), settings.patience)
+    started = time.perf_counter()
+    model.fit(
+        _batches(tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed),
+        validation_data=_batches(
+            tf, val_encoded.token_ids, val_labels, settings.batch_size, shuffle_seed=None
+        ),
+        epochs=settings.epochs,
+        callbacks=[progress],
+        verbose=0,
+    )
+    training_seconds = time.perf_counter() - started
+    if progress.best_weights is None:
+        if progress.diverged:
+            raise TrainingError(
+                "The loss became infinite or NaN in the first epoch; lower the learning rate."
+            )
+        raise TrainingError(
+            "Training was stopped before the first epoch finished, so there is no model to keep; "
+            "let it run at least one epoch."
+        )
+    model.set_weights(progress.best_weights)
+
+    probabilities = predict_encoded(model, val_encoded.token_ids, val_encoded.segment_ids)
+    metrics = {
+        "classes": list(class_names),
+        **evaluate(val_labels, probabilities.argmax(axis=1), class_names, train_labels),
+        "history": progress.history,
+        "best_epoch": progress.best_epoch,
+        "best_val_loss": progress.best_val_loss,
+        "stopped_early": progress.stopped_early,
+        "stopped_by_user": progress.stopped_by_user,
+        "diverged": progress.diverged,
+        "train_samples": int(len(train_idx)),
+        "parameters": int(model.count_params()),
+        "training_seconds": round(training_seconds, 3),
+        "tokens": {
+            "vocabulary_size": len(vocabulary),
+            "train": train_encoded.stats(),
+            "validation": val_encoded.stats(),
+            # Per training text, [CLS] and [SEP] included: the page's histogram against seq_len.
+            "token_lengths": train_encoded.token_lengths.tolist(),
+        },
+    }
+    return ClassifierBundle(
+        model=model,
+        vocabulary=vocabulary,
+        class_names=class_names,
+        config=config,
+        settings=settings.to_dict(),
+        metrics=metrics,
+    )
