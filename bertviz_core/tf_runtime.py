@@ -7,19 +7,65 @@ Importing lazily also keeps the explorer free of TensorFlow's 3 s and 600 MB sta
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
+import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) means nothing on a CPU machine.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# TensorFlow's C++ start-up chatter on a CPU machine. absl prints it before any log level applies,
+# so the first import runs with file descriptor 2 captured and these lines dropped; anything else
+# it printed is passed on.
+_START_UP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
+    r"Could not find cuda drivers|failed call to cuInit|cuda_platform|TF-TRT Warning"
+)
+_import_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some embedded hosts): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line
+                for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not _START_UP_NOISE.search(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 def tensorflow() -> ModuleType:
     """Import and return TensorFlow with Keras 2 as ``tf.keras``."""
-    import tensorflow as tf
+    with _import_lock:
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
+        else:
+            with _quiet_native_stderr():
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()  # the CUDA probe prints here, not at import
 
     # keras-bert shares one unseeded initializer between layers; the warning is about that, not us.
     warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
