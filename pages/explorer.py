@@ -19,6 +19,9 @@ from bertviz_core.config import LIMITS, ConfigError, ModelConfig, valid_head_cou
 from bertviz_core.data import to_safe_csv
 from bertviz_core.errors import UserError
 from bertviz_core.params import block_totals, layer_rows, total_params
+from pages import enter_through_app
+
+enter_through_app()
 
 # --- session state keys -------------------------------------------------------------------------
 VALUES = "explorer_values"  # field -> value, as the controls last set them

@@ -15,6 +15,7 @@ Every test in this folder is marked ``slow``. Without Chromium the tests are ski
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -107,29 +108,16 @@ def _stop_process_group(process: subprocess.Popen) -> None:
         process.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``streamlit run app.py`` from the repository root and yield its base URL."""
+@contextlib.contextmanager
+def serve_app(log_path: Path) -> Iterator[str]:
+    """Run ``streamlit run app.py`` from the repository root on a free port; yield its base URL."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,
@@ -156,6 +144,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
     finally:
         _stop_process_group(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One app server for the whole browser-test session."""
+    with serve_app(tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
@@ -230,3 +225,16 @@ def screenshot_dir(tmp_path: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     return tmp_path
+
+
+@pytest.fixture
+def fresh_app_page(browser, tmp_path: Path) -> Iterator[object]:
+    """A page on a server of its own, started for this test: nothing has run in it yet."""
+    with serve_app(tmp_path / "server.log") as base_url:
+        context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
+        context.set_default_timeout(RUN_TIMEOUT_MS)
+        context.add_init_script(COUNT_FINISHED_RUNS_JS)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()

@@ -1,0 +1,32 @@
+"""The app opens in a real browser, finishes its first run and shows no exception."""
+
+from __future__ import annotations
+
+
+def test_root_url_renders_without_exception(page, wait_for_run, screenshot_dir):
+    page.goto("/")
+    wait_for_run(page)
+
+    assert page.locator("[data-testid='stException']").count() == 0
+    # The default page rendered something of its own, not only Streamlit's empty frame.
+    assert page.locator("[data-testid='stMain'] [data-testid='stElementContainer']").count() > 0
+
+    screenshot = screenshot_dir / "smoke-root.png"
+    # Streamlit scrolls inside its own container, so a full-page shot adds nothing; frozen
+    # animations keep fading elements from being caught half drawn.
+    page.screenshot(path=str(screenshot), animations="disabled")
+    assert screenshot.stat().st_size > 0
+
+
+
+def test_deep_link_to_the_training_page_on_a_cold_server_uses_the_apps_navigation(fresh_app_page, wait_for_run):
+    # No session has run app.py on this server yet: Streamlit would treat pages/ as an old-style
+    # page folder and run pages/train.py alone, without app.py's navigation (pages/__init__.py).
+    page = fresh_app_page
+    page.goto("/train")
+    wait_for_run(page)
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    links.first.wait_for()
+    names = [text.split("\n")[-1] for text in links.all_inner_texts()]
+    assert names == ["Model size explorer", "Train a classifier"]
+    assert page.locator("h1").first.inner_text() == "Train a classifier"

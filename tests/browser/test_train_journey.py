@@ -1,0 +1,184 @@
+"""The "Train a classifier" page in a real browser: upload, train, stop, predict, download.
+
+Set BERTVIZ_SCREENSHOT=1 to write docs/train.png (the page after training and a prediction).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAINING_TIMEOUT_MS = 240_000
+
+POSITIVE = ["lovely", "great", "superb", "cheerful", "bright", "delightful", "solid", "charming"]
+NEGATIVE = ["awful", "broken", "dull", "noisy", "flimsy", "gloomy", "clumsy", "dreadful"]
+THINGS = ["kettle", "novel", "film", "lamp", "bicycle", "soup", "album", "jacket"]
+
+
+def reviews_csv(rows: int = 400) -> bytes:
+    """Two classes whose words do not overlap: a tiny model learns them in two epochs."""
+    rng = random.Random(7)
+    lines = ["comment;mood"]
+    for index in range(rows):
+        mood, words = ("good", POSITIVE) if index % 2 else ("bad", NEGATIVE)
+        text = f"The {rng.choice(THINGS)} is {rng.choice(words)} and {rng.choice(words)}"
+        lines.append(f"{text};{mood}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def open_train_page(page, wait_for_run) -> None:
+    # Through the app's own navigation, as a visitor would get there.
+    page.goto("/")
+    wait_for_run(page)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Train a classifier").click()
+    page.get_by_role("heading", name="Train a classifier").wait_for()
+    page.locator(".st-key-train_start").wait_for()
+    wait_for_run(page)
+
+
+def set_number(page, key: str, value: int, wait_for_run, finished_runs) -> None:
+    before = finished_runs(page)
+    field = page.locator(f".st-key-{key} input")
+    field.fill(str(value))
+    field.press("Enter")
+    wait_for_run(page, after=before)
+
+
+def make_tiny(page, wait_for_run, finished_runs, epochs: int) -> None:
+    for key, value in (
+        ("train_batch_size", 16),
+        ("train_model_embed_dim", 32),
+        ("train_model_ff_dim", 64),
+        ("train_model_layers", 1),
+        ("train_model_seq_len", 16),
+        ("train_epochs", epochs),
+    ):
+        set_number(page, key, value, wait_for_run, finished_runs)
+
+
+def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, screenshot_dir):
+    open_train_page(page, wait_for_run)
+
+    before = finished_runs(page)
+    page.get_by_text("My CSV file").click()
+    wait_for_run(page, after=before)
+    before = finished_runs(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv()}]
+    )
+    wait_for_run(page, after=before)
+    main = page.locator("[data-testid='stMain']")
+    assert main.get_by_text("400 rows read").count() == 1
+    assert main.get_by_text("Columns are separated by semicolons.").count() == 1
+    assert page.locator("[data-testid='stAlertContentError']").count() == 0
+
+    make_tiny(page, wait_for_run, finished_runs, epochs=2)
+    before = finished_runs(page)
+    page.locator(".st-key-train_start button").click()
+    wait_for_run(page, after=before, timeout_ms=TRAINING_TIMEOUT_MS)
+
+    confusion = page.locator(".st-key-train_confusion")
+    confusion.wait_for()
+    assert "Confusion matrix" in confusion.inner_text()
+    assert main.get_by_text("Validation accuracy", exact=True).count() == 1
+    assert main.get_by_text("Majority-class baseline", exact=True).count() == 1
+
+    before = finished_runs(page)
+    field = page.locator(".st-key-train_predict_text input")
+    field.fill("The lamp is lovely and charming")
+    field.press("Enter")
+    wait_for_run(page, after=before)
+    assert main.get_by_text("Predicted class:").count() == 1
+    page.locator(".st-key-train_probabilities").wait_for()
+
+    with page.expect_download() as download_info:
+        page.locator(".st-key-train_download_zip button").click()
+    download = download_info.value
+    assert download.suggested_filename == "bert_classifier.zip"
+    with zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())) as archive:
+        names = set(archive.namelist())
+        assert {"model.h5", "vocab.txt", "labels.json"} <= names
+        assert archive.read("vocab.txt").decode().splitlines()[:2] == ["[PAD]", "[UNK]"]
+
+    if os.environ.get("BERTVIZ_SCREENSHOT") == "1":
+        save_screenshot(page, REPO_ROOT / "docs" / "train.png")
+
+    # A second tab is a second session: none of the first tab's file, model or results.
+    other = page.context.new_page()
+    open_train_page(other, wait_for_run)
+    other_main = other.locator("[data-testid='stMain']")
+    assert other_main.get_by_text("400 rows read").count() == 0
+    assert other.locator(".st-key-train_confusion").count() == 0
+    assert other_main.get_by_role("heading", name="Results").count() == 0
+    other.close()
+
+
+def test_stop_keeps_the_best_epoch_so_far(page, wait_for_run, finished_runs):
+    open_train_page(page, wait_for_run)
+    make_tiny(page, wait_for_run, finished_runs, epochs=60)
+    set_number(page, "train_patience", 60, wait_for_run, finished_runs)
+
+    before = finished_runs(page)
+    page.locator(".st-key-train_start button").click()
+    # The live caption names the last finished epoch; after two, stop.
+    page.get_by_text("Epoch 2: validation accuracy").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    page.locator(".st-key-train_stop button").click()
+    wait_for_run(page, after=before, timeout_ms=TRAINING_TIMEOUT_MS)
+
+    stopped = page.get_by_text("Training was stopped after")
+    stopped.wait_for()
+    complete = int(stopped.inner_text().split("after ")[1].split(" ")[0])
+    assert 2 <= complete < 60
+    page.locator(".st-key-train_confusion").wait_for()
+    assert page.locator(".st-key-train_stop").count() == 0
+
+
+def test_two_tabs_train_at_once_without_seeing_each_other(page, wait_for_run, finished_runs):
+    first, second = page, page.context.new_page()
+    for tab in (first, second):
+        open_train_page(tab, wait_for_run)
+        make_tiny(tab, wait_for_run, finished_runs, epochs=3)
+    before = finished_runs(first)
+    first.get_by_text("My CSV file").click()
+    wait_for_run(first, after=before)
+    before = finished_runs(first)
+    first.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv()}]
+    )
+    wait_for_run(first, after=before)
+
+    started = {tab: finished_runs(tab) for tab in (first, second)}
+    first.locator(".st-key-train_start button").click()
+    second.locator(".st-key-train_start button").click()
+    for tab in (first, second):
+        wait_for_run(tab, after=started[tab], timeout_ms=TRAINING_TIMEOUT_MS)
+
+    # Each tab shows its own data's classes in its own confusion matrix.
+    first_matrix = first.locator(".st-key-train_confusion").inner_text()
+    second_matrix = second.locator(".st-key-train_confusion").inner_text()
+    assert "good" in first_matrix and "positive" not in first_matrix
+    assert "positive" in second_matrix and "good" not in second_matrix
+    second.close()
+
+
+def save_screenshot(page, path: Path) -> None:
+    """The results of a run, from the Training heading down, in one tall picture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 2400})
+    page.get_by_role("heading", name="Results").scroll_into_view_if_needed()
+    page.locator("[data-testid='stMain']").evaluate(
+        "main => { const top = document.querySelector('.st-key-train_start');"
+        " main.scrollTop += top.getBoundingClientRect().top - 40; }"
+    )
+    page.wait_for_timeout(500)  # let plotly finish laying out after the resize
+    page.screenshot(path=str(path), animations="disabled")
+    assert path.stat().st_size > 0
+
+
+pytestmark = pytest.mark.timeout(900)
