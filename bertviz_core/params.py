@@ -45,14 +45,15 @@ class LayerRow:
             "component": self.component,
             "block": self.block,
             "formula": self.formula,
-            "output_shape": _shape_text(self.output_shape),
+            "output_shape": shape_text(self.output_shape),
             "connected_to": list(self.inbound),
         }
 
 
-def _shape_text(shape: tuple | list) -> str:
+def shape_text(shape: tuple | list) -> str:
+    """A shape as Keras prints it: (None, 36, 6), or [...] for a layer with several outputs."""
     if isinstance(shape, list):
-        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
+        return "[" + ", ".join(shape_text(s) for s in shape) + "]"
     return "(" + ", ".join("None" if v is None else str(v) for v in shape) + ")"
 
 

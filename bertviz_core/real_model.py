@@ -19,7 +19,7 @@ import psutil
 from bertviz_core import tf_runtime
 from bertviz_core.config import ModelConfig
 from bertviz_core.errors import UserError
-from bertviz_core.params import layer_rows, total_params
+from bertviz_core.params import layer_rows, shape_text, total_params
 
 # Measured with `size --verify` on a 2-core machine (peak resident memory of the whole process):
 # a tiny model 668 MiB, BERT-base 1,147 MiB, BERT-large 2,098 MiB, so TensorFlow and keras-bert
@@ -91,12 +91,6 @@ class RealLayer:
         }
 
 
-def _shape_text(shape) -> str:
-    if isinstance(shape, list):
-        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if v is None else str(v) for v in shape) + ")"
-
-
 def build(config: ModelConfig):
     """Build the real keras-bert model (a ``tf.keras.Model``) in this process."""
     tf = tf_runtime.tensorflow()
@@ -122,7 +116,7 @@ def describe(model) -> list[RealLayer]:
                 name=layer.name,
                 type=type(layer).__name__,
                 params=int(layer.count_params()),
-                output_shape=_shape_text(layer.output_shape),
+                output_shape=shape_text(layer.output_shape),
                 connected_to=tuple(inbound),
             )
         )
