@@ -179,17 +179,29 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+@contextlib.contextmanager
+def _page_in_new_context(browser, base_url: str) -> Iterator[object]:
+    context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
+    context.set_default_timeout(RUN_TIMEOUT_MS)
+    context.add_init_script(COUNT_FINISHED_RUNS_JS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, app_url: str) -> Iterator[object]:
     """A fresh page in its own context (no shared cookies or storage between tests)."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=app_url)
-    context.set_default_timeout(RUN_TIMEOUT_MS)
-    context.add_init_script(COUNT_FINISHED_RUNS_JS)
-    browser_page = context.new_page()
-    try:
+    with _page_in_new_context(browser, app_url) as browser_page:
         yield browser_page
-    finally:
-        context.close()
+
+
+@pytest.fixture
+def another_page(browser, app_url: str) -> Iterator[object]:
+    """A second visitor of the same server, in a context of its own."""
+    with _page_in_new_context(browser, app_url) as browser_page:
+        yield browser_page
 
 
 def _finished_runs(page) -> int:
@@ -199,7 +211,10 @@ def _finished_runs(page) -> int:
 def _wait_for_run(page, *, after: int = 0, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     """Wait until more than ``after`` script runs have finished and the app is idle, then fail if
     the page shows a Streamlit exception."""
-    page.wait_for_function("count => (window.__finishedRuns || 0) > count", arg=after, timeout=timeout_ms)
+    # Poll on a timer: the default (animation frames) stalls in a tab Chromium treats as hidden.
+    page.wait_for_function(
+        "count => (window.__finishedRuns || 0) > count", arg=after, timeout=timeout_ms, polling=200
+    )
     page.wait_for_selector(FINISHED_RUN_SELECTOR, state="attached", timeout=timeout_ms)
     exceptions = page.locator(EXCEPTION_SELECTOR)
     if exceptions.count():
@@ -230,11 +245,8 @@ def screenshot_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def fresh_app_page(browser, tmp_path: Path) -> Iterator[object]:
     """A page on a server of its own, started for this test: nothing has run in it yet."""
-    with serve_app(tmp_path / "server.log") as base_url:
-        context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
-        context.set_default_timeout(RUN_TIMEOUT_MS)
-        context.add_init_script(COUNT_FINISHED_RUNS_JS)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with (
+        serve_app(tmp_path / "server.log") as base_url,
+        _page_in_new_context(browser, base_url) as browser_page,
+    ):
+        yield browser_page

@@ -139,8 +139,9 @@ def test_stop_keeps_the_best_epoch_so_far(page, wait_for_run, finished_runs):
     assert page.locator(".st-key-train_stop").count() == 0
 
 
-def test_two_tabs_train_at_once_without_seeing_each_other(page, wait_for_run, finished_runs):
-    first, second = page, page.context.new_page()
+def test_two_tabs_train_at_once_without_seeing_each_other(page, another_page, wait_for_run, finished_runs):
+    # Two browser contexts, as two people would be: nothing shared, both windows "visible".
+    first, second = page, another_page
     for tab in (first, second):
         open_train_page(tab, wait_for_run)
         make_tiny(tab, wait_for_run, finished_runs, epochs=3)
@@ -164,7 +165,6 @@ def test_two_tabs_train_at_once_without_seeing_each_other(page, wait_for_run, fi
     second_matrix = second.locator(".st-key-train_confusion").inner_text()
     assert "good" in first_matrix and "positive" not in first_matrix
     assert "positive" in second_matrix and "good" not in second_matrix
-    second.close()
 
 
 def save_screenshot(page, path: Path) -> None:
