@@ -157,11 +157,9 @@ class ModelConfig:
     def from_mapping(cls, values: Mapping[str, Any], base: ModelConfig | None = None) -> ModelConfig:
         """Build from JSON or query parameters (strings allowed); unknown keys are refused."""
         base = base or cls()
-        unknown = sorted(set(values) - set(QUERY_KEYS))
+        unknown = sorted(str(key) for key in set(values) - set(QUERY_KEYS))
         if unknown:
-            raise ConfigError(
-                f"Unknown setting {unknown[0]!r}: use only {', '.join(QUERY_KEYS)}."
-            )
+            raise ConfigError(f"Unknown setting {unknown[0][:40]!r}: use only {', '.join(QUERY_KEYS)}.")
         changes: dict[str, Any] = {}
         for key, raw in values.items():
             if isinstance(raw, (list, tuple)):  # repeated query parameter: the last one wins

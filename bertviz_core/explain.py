@@ -230,7 +230,7 @@ def _base_that_accepts(key: str, raw: Any) -> ModelConfig:
     if key == "heads":
         # A base whose embedding is the head count itself: any count in range divides it.
         text = _single(raw).strip()
-        if text.isdigit() and 1 <= int(text) <= 128:
+        if text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= 128:
             return ModelConfig(embed_dim=int(text), heads=int(text))
         return ModelConfig()
     if key == "embed_dim":

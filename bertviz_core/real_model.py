@@ -41,7 +41,7 @@ def memory_budget_mb() -> int:
     never more than what the machine has available right now.
     """
     raw = os.environ.get("BERTVIZ_MEMORY_BUDGET_MB", "")
-    budget = int(raw) if raw.strip().isdigit() else DEFAULT_BUDGET_MB
+    budget = int(raw) if raw.strip().isascii() and raw.strip().isdigit() else DEFAULT_BUDGET_MB
     available = psutil.virtual_memory().available // (1024 * 1024)
     return int(min(budget, available * 0.8, _container_limit_mb() or budget))
 

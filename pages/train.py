@@ -657,7 +657,7 @@ def results_section(result: dict) -> None:
     right.metric(
         "Majority-class baseline",
         f"{baseline:.1%}",
-        help=f"Always answering '{metrics['majority_class']}', the most frequent class of the training texts.",
+        help=f"Always answering '{md(metrics['majority_class'])}', the most frequent class of the training texts.",
     )
     if accuracy > baseline:
         st.success(

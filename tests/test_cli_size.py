@@ -13,7 +13,11 @@ from bertviz_core.cli import main
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bertviz_core", *args], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "bertviz_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -81,3 +85,14 @@ def test_verify_refuses_a_model_over_the_memory_budget() -> None:
                        "--verify")  # fmt: skip
     assert finished.returncode == 2
     assert "MB" in finished.stderr and "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1500", 1500), ("²", 2000), ("lots", 2000), ("", 2000)])
+def test_memory_budget_comes_from_the_environment_and_ignores_nonsense(
+    monkeypatch, raw: str, expected: int
+) -> None:
+    from bertviz_core import real_model
+
+    monkeypatch.setenv("BERTVIZ_MEMORY_BUDGET_MB", raw)
+    monkeypatch.setattr(real_model, "_container_limit_mb", lambda: None)
+    assert real_model.memory_budget_mb() == expected  # this machine has far more than 2 GB free
