@@ -11,7 +11,9 @@ Also here: the memory guard for training, the evaluation (plain NumPy) and predi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +62,34 @@ def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0):
     tf.keras.utils.set_random_seed(seed)
     kwargs = config.get_model_kwargs()
     kwargs.update(training=False, trainable=True)  # trainable defaults to False when training=False
-    inputs, encoded = keras_bert.get_model(**kwargs)
+    with _seeded_dropout(tf):
+        inputs, encoded = keras_bert.get_model(**kwargs)
     cls_vector = keras_bert.layers.Extract(index=0, name="Extract")(encoded)
     probabilities = tf.keras.layers.Dense(num_classes, activation="softmax", name="Classifier")(cls_vector)
     return tf.keras.Model(inputs=inputs, outputs=probabilities, name="bert_classifier")
+
+
+_dropout_switch_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _seeded_dropout(tf: Any) -> Iterator[None]:
+    """Dropout layers built inside draw their masks from a seeded ``tf.random.Generator``.
+
+    Training runs through XLA (``jit_compile``), where Keras' default random op keeps a state
+    that ``set_random_seed`` does not reset: the same seed would train differently each time.
+    A generator seeded at build time keeps one seed, one result. The switch is read only while a
+    layer is constructed, so it is turned back off at once (under a lock: sessions are threads).
+    """
+    experimental = tf.keras.backend.experimental
+    with _dropout_switch_lock:
+        was_enabled = experimental.is_tf_random_generator_enabled()
+        experimental.enable_tf_random_generator()
+        try:
+            yield
+        finally:
+            if not was_enabled:
+                experimental.disable_tf_random_generator()
 
 
 # --- memory guard -------------------------------------------------------------------------------
