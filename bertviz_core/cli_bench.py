@@ -23,13 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a shorter run for CI (under a minute)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--training-only", action="store_true", help="only the training figures and the matmul peak (MFU)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from bertviz_core import bench
 
-    results = bench.run(quick=args.quick)
+    results = bench.run(quick=args.quick, training_only=args.training_only)
     if args.json:
         print(json.dumps(results))
         return 0
