@@ -348,12 +348,22 @@ def sizing_caption(settings: dict[str, int]) -> list[str]:
     return [f"{parameters:,} parameters.", f"for a batch of {batch})"]
 
 
+def single_box(visitor: Visitor, key: str):
+    """The number box of ``key``, once the page holds exactly one (a rerun can briefly keep the
+    previous run's copy on the page beside the new one)."""
+    selector = f".st-key-{key} input"
+    visitor.page.wait_for_function(
+        "selector => document.querySelectorAll(selector).length === 1", arg=selector, polling=200
+    )
+    return visitor.page.locator(selector)
+
+
 def configure(visitors: list[Visitor], settings: dict[str, int]) -> None:
     """Type every number on every page, then wait until each page's caption shows the new model."""
 
     def type_all(visitor: Visitor) -> None:
         for key, value in settings.items():
-            box = visitor.page.locator(f".st-key-{key} input")
+            box = single_box(visitor, key)
             box.fill(str(value))
             box.press("Enter")
 
@@ -362,7 +372,7 @@ def configure(visitors: list[Visitor], settings: dict[str, int]) -> None:
     )
     for visitor in visitors:
         for key, value in settings.items():
-            assert visitor.page.locator(f".st-key-{key} input").input_value() == str(value), (
+            assert single_box(visitor, key).input_value() == str(value), (
                 visitor.name,
                 key,
             )
