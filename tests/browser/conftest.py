@@ -8,6 +8,8 @@ Fixtures:
   fails if the page shows an exception. After an interaction, pass the count taken before it:
   ``before = finished_runs(page); click(); wait_for_run(page, after=before)``.
 - ``finished_runs``: ``finished_runs(page)`` counts the runs finished since the page loaded.
+- ``wait_for_epochs``: ``wait_for_epochs(page, 2, timeout_ms)`` blocks until training has finished
+  at least two epochs.
 
 Every test in this folder is marked ``slow``. Without Chromium the tests are skipped, except in CI
 (``CI=true``), where a missing browser is a failure.
@@ -221,6 +223,22 @@ def _wait_for_run(page, *, after: int = 0, timeout_ms: int = RUN_TIMEOUT_MS) -> 
         raise AssertionError("The app shows an exception:\n" + exceptions.first.inner_text())
 
 
+EPOCHS_DONE_JS = """at_least => {
+  const main = document.querySelector("[data-testid='stMain']");
+  const match = main && main.innerText.match(/Epoch (\\d+): validation accuracy/);
+  return Boolean(match) && Number(match[1]) >= at_least;
+}"""
+
+
+def wait_for_epochs(page, at_least: int, timeout_ms: int) -> None:
+    """Wait until the live caption reports epoch ``at_least`` or a later one.
+
+    The caption names only the last finished epoch, so waiting for one exact epoch can miss it
+    when epochs are short; and it polls on a timer, as a hidden tab may not paint frames.
+    """
+    page.wait_for_function(EPOCHS_DONE_JS, arg=at_least, timeout=timeout_ms, polling=200)
+
+
 @pytest.fixture
 def wait_for_run() -> Callable[..., None]:
     return _wait_for_run
@@ -250,3 +268,8 @@ def fresh_app_page(browser, tmp_path: Path) -> Iterator[object]:
         _page_in_new_context(browser, base_url) as browser_page,
     ):
         yield browser_page
+
+
+@pytest.fixture(name="wait_for_epochs")
+def wait_for_epochs_fixture() -> Callable[..., None]:
+    return wait_for_epochs
