@@ -8,7 +8,6 @@ The explorer is measured in a fresh child process, as a cold app would start.
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -159,6 +158,59 @@ def matmul_gflops(size: int = 1024, seconds: float = 2.0) -> float:
     return 2 * size**3 * runs / elapsed / 1e9
 
 
+def step_matmul_shapes(config: ModelConfig, batch: int) -> list[tuple[tuple, tuple, bool, bool]]:
+    """The matrix products of one training step of the encoder, as (a, b, transpose_a, transpose_b).
+
+    Per block: the four d × d projections, the two feed-forward products and the two per-head
+    attention products (scores, weighted sum), each forward, then its two gradients (input and
+    weight, or both operands). The classifier head, d × classes, is left out: it is tiny.
+    """
+    s, d, f = config.seq_len, config.embed_dim, config.ff_dim
+    rows, per_head, groups = batch * s, d // config.heads, batch * config.heads
+
+    def trio(m: int, k: int, n: int) -> list:  # x (m × k) · w (k × n), then dx = dy·wᵀ and dw = xᵀ·dy
+        return [((m, k), (k, n), False, False), ((m, n), (k, n), False, True), ((m, k), (m, n), True, False)]
+
+    block = trio(rows, d, d) * 4 + trio(rows, d, f) + trio(rows, f, d)
+    attention = [
+        ((groups, s, per_head), (groups, s, per_head), False, True),  # scores q·kᵀ and their gradients
+        ((groups, s, s), (groups, s, per_head), False, False),
+        ((groups, s, s), (groups, s, per_head), True, False),
+    ]
+    return (block + attention * 2) * config.layers
+
+
+def matmul_flops(a: tuple, b: tuple, transpose_a: bool, transpose_b: bool) -> int:
+    m, k = (a[-1], a[-2]) if transpose_a else (a[-2], a[-1])
+    n = b[-2] if transpose_b else b[-1]
+    return 2 * m * k * n * (a[0] if len(a) == 3 else 1)
+
+
+def step_matmul_gflops(config: ModelConfig, batch: int, seconds: float = 2.0) -> float:
+    """GFLOP/s of one training step's matrix products alone, with its shapes and nothing else.
+
+    The bound training could reach at this shape if every element-wise operation (GELU, layer
+    norms, softmax, dropout, Adam) were free. Each product has operands of its own, so none is
+    shared or folded away, and TensorFlow runs them with its usual threads.
+    """
+    from bertviz_core import tf_runtime
+
+    tf = tf_runtime.tensorflow()
+    shapes = step_matmul_shapes(config, batch)
+    operands = [(tf.random.normal(a), tf.random.normal(b), ta, tb) for a, b, ta, tb in shapes]
+    step = tf.function(
+        lambda: tf.add_n([tf.reduce_sum(tf.matmul(a, b, transpose_a=ta, transpose_b=tb)[..., :1, :1])
+                          for a, b, ta, tb in operands])
+    )  # fmt: skip
+    step().numpy()  # trace and warm up
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        step().numpy()
+        runs += 1
+    elapsed = time.perf_counter() - started
+    return sum(matmul_flops(*shape) for shape in shapes) * runs / elapsed / 1e9
+
+
 def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Two classes told apart by their words, with shared filler, so the model has work to do."""
     rng = np.random.default_rng(seed)
@@ -186,14 +238,14 @@ class _EpochRecorder:
 # What train_samples_per_second means, printed with the figures.
 TRAIN_THROUGHPUT_DEFINITION = (
     "training rows / seconds of one epoch's training batches (validation excluded), "
-    "median over the epochs after the first (tracing, XLA compilation)"
+    "median over the epochs after the first (tracing)"
 )
 
 
 def training_figures(epochs: int) -> dict:
     """Train the reference configuration; figures from the epochs after the first (tracing)."""
     from bertviz_core.data import Dataset
-    from bertviz_core.training import TrainSettings, train_classifier, uses_xla
+    from bertviz_core.training import TrainSettings, train_classifier
 
     texts, labels = synthetic_rows(REFERENCE_ROWS)
     class_names = tuple(sorted(set(labels)))
@@ -212,16 +264,12 @@ def training_figures(epochs: int) -> dict:
     steady = recorder.records[1:] or recorder.records
     samples_per_second = statistics.median(record["samples_per_second"] for record in steady)
     flops_per_sample = costs.compute(REFERENCE_CONFIG, classes=REFERENCE_CLASSES).training
-    train_rows = result.metrics["train_samples"]
     return {
         "train_samples_per_second": samples_per_second,
         "train_samples_per_second_definition": TRAIN_THROUGHPUT_DEFINITION,
         "train_first_epoch_samples_per_second": recorder.records[0]["samples_per_second"],
         "train_first_epoch_seconds": recorder.records[0]["seconds"],
         "train_total_seconds": total_seconds,  # train_classifier end to end: tokenising, building, epochs
-        "train_uses_xla": uses_xla(
-            REFERENCE_CONFIG, REFERENCE_CLASSES, REFERENCE_BATCH, math.ceil(train_rows / REFERENCE_BATCH)
-        ),
         "train_flops_per_sample": flops_per_sample,
         "train_val_accuracy": result.metrics["val_accuracy"],
         "peak_rss_mb": peak.peak_mb,
@@ -256,6 +304,11 @@ def run(quick: bool = False, training_only: bool = False) -> dict:
     achieved = results["train_samples_per_second"] * results["train_flops_per_sample"] / 1e9
     results["train_achieved_gflops"] = achieved
     results["train_mfu"] = achieved / results["matmul_gflops"]
+    # The same step's matrix products alone: how far the shapes themselves let training go.
+    bound = step_matmul_gflops(REFERENCE_CONFIG, REFERENCE_BATCH, seconds=1.0 if quick else 3.0)
+    results["train_matmul_only_gflops"] = bound
+    results["train_matmul_only_mfu"] = bound / results["matmul_gflops"]
+    results["train_share_of_matmul_only"] = achieved / bound
     results["load_average_at_end"] = os.getloadavg()[0]
     results["total_seconds"] = time.perf_counter() - started
     return results

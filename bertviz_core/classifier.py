@@ -76,9 +76,9 @@ _dropout_switch_lock = threading.Lock()
 def _seeded_dropout(tf: Any) -> Iterator[None]:
     """Dropout layers built inside draw their masks from a seeded ``tf.random.Generator``.
 
-    Training runs through XLA (``jit_compile``), where Keras' default random op keeps a state
-    that ``set_random_seed`` does not reset: the same seed would train differently each time.
-    A generator seeded at build time keeps one seed, one result. The switch is read only while a
+    The masks then depend on the seed alone, however the training step is compiled: under XLA
+    (``jit_compile``), Keras' default random op keeps a state that ``set_random_seed`` does not
+    reset, so the same seed would train differently each time. The switch is read only while a
     layer is constructed, so it is turned back off at once (under a lock: sessions are threads).
     """
     experimental = tf.keras.backend.experimental

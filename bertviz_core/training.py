@@ -9,8 +9,7 @@ The page and the CLI follow a run through a small progress protocol: any object 
 
 An epoch record's ``samples_per_second`` is training rows / seconds of the epoch's training
 batches (the validation pass after them excluded); ``seconds`` is the whole epoch, validation
-included. The first epoch also holds tracing and, for models big enough (``uses_xla``), XLA's
-compilation.
+included. The first epoch also holds the tracing of the training step.
 
 Each call builds its own model: two sessions in one process can train at the same time.
 """
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bertviz_core import costs, tf_runtime
+from bertviz_core import tf_runtime
 from bertviz_core.classifier import (
     PREDICT_BATCH,
     ClassifierBundle,
@@ -196,32 +194,17 @@ def _progress_callback_class() -> type:
     return ProgressCallback
 
 
-# XLA (``jit_compile``) fuses the many small element-wise ops between the matrix products (GELU,
-# layer norms, dropout, Adam): measured 1.35-1.45 times the samples per second of the plain graph
-# for the reference model on 2 cores. Compiling costs about 2 s per batch shape (the full batch
-# and the last, smaller one), so it pays from an epoch of a second or so; a tiny model trains
-# sooner without it. Estimated by arithmetic (costs.compute) at a conservative speed.
-ASSUMED_GFLOPS = 100  # training speed assumed on 2 cores (the fp32 matrix-product peak is ~200)
-XLA_MIN_EPOCH_SECONDS = 1.0
-
-
-def uses_xla(config: ModelConfig, num_classes: int, batch_size: int, batches_per_epoch: int) -> bool:
-    """Whether training this classifier compiles its step with XLA (see the comment above)."""
-    batch_flops = costs.compute(classifier_config(config), classes=num_classes).training * batch_size
-    return batch_flops * batches_per_epoch / (ASSUMED_GFLOPS * 1e9) >= XLA_MIN_EPOCH_SECONDS
-
-
-# XLA's CPU fusion emitters hold about 130 MB more resident memory for no speed gain here
-# (measured peak of the reference run: 1,100 MB instead of 1,300 MB). XLA reads its flags at its
-# first compilation and aborts on one it does not know, so only for the version that has it.
-_LEAN_XLA_FLAG = "--xla_cpu_use_fusion_emitters=false"
-_LEAN_XLA_VERSIONS = ("2.21.",)
-
-
-def _prefer_lean_xla(tf: Any) -> None:
-    flags = os.environ.get("XLA_FLAGS", "")
-    if tf.__version__.startswith(_LEAN_XLA_VERSIONS) and "xla_cpu_use_fusion_emitters" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {_LEAN_XLA_FLAG}".strip()
+# Speed of the training step, measured on the reference model (bench.REFERENCE_CONFIG, batch 32)
+# on 2 AMD EPYC vCPUs (AVX2 and FMA; no AVX-512, so no bf16), each variant in its own process,
+# alternated, samples per second after the first epoch:
+# - XLA (``jit_compile=True``): 295-307 against 309-357 for the plain graph, and its first epoch
+#   10-15 s longer (compilation). XLA fuses the element-wise work but its own matrix products
+#   reach 0.52-0.58 of TensorFlow's 1024 x 1024 rate at these shapes, against 0.8 for the plain
+#   graph's oneDNN products (tried: XLA's oneDNN, XNNPACK and YNNPACK dot options; none better).
+# - Several batches per graph call (``steps_per_execution`` 4, 8, 16): within the noise (280-340
+#   for every value), since the progress callback already leaves batch logs on the device.
+# - Keras' fused legacy Adam and XLA auto-clustering of element-wise operations only: no gain.
+# So the step runs as a plain TensorFlow graph.
 
 
 def _validator(
@@ -229,9 +212,8 @@ def _validator(
 ) -> tuple[Callable[[], tuple[float, float]], Callable[[np.ndarray], np.ndarray]]:
     """``validate() -> (loss, accuracy)`` on the validation split, and ``probabilities(token_ids)``.
 
-    Outside ``model.fit`` on purpose: Keras would run validation through XLA as well, compiling
-    two more programs (full and last batch) for a forward pass that is a small part of an epoch.
-    The plain graph here is traced once.
+    Outside ``model.fit`` on purpose: a forward pass traced once, in batches of ``PREDICT_BATCH``,
+    whose figures the epoch records and the final evaluation share.
     """
     forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
 
@@ -304,14 +286,11 @@ def train_classifier(
     tf = tf_runtime.tensorflow()
     model = build_classifier(config, len(class_names), seed=settings.seed)
     batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
-    jit_compile = uses_xla(config, len(class_names), settings.batch_size, batches_per_epoch)
-    if jit_compile:
-        _prefer_lean_xla(tf)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
-        jit_compile=jit_compile,
+        jit_compile=False,  # measured slower here: see the comment above _validator
     )
     validate, probabilities_of = _validator(tf, model, val_encoded.token_ids, val_labels)
     progress = _progress_callback_class()(

@@ -28,6 +28,9 @@ POSITIVE_FIGURES = (
     "matmul_gflops",
     "train_achieved_gflops",
     "train_mfu",
+    "train_matmul_only_gflops",
+    "train_matmul_only_mfu",
+    "train_share_of_matmul_only",
     "peak_rss_mb",
 )
 
@@ -57,6 +60,12 @@ def test_figures_agree_with_each_other(report):
     achieved = report["train_samples_per_second"] * report["train_flops_per_sample"] / 1e9
     assert report["train_achieved_gflops"] == pytest.approx(achieved, rel=1e-6)
     assert report["train_mfu"] == pytest.approx(achieved / report["matmul_gflops"], rel=1e-6)
+    assert report["train_matmul_only_mfu"] == pytest.approx(
+        report["train_matmul_only_gflops"] / report["matmul_gflops"], rel=1e-6
+    )
+    assert report["train_share_of_matmul_only"] == pytest.approx(
+        achieved / report["train_matmul_only_gflops"], rel=1e-6
+    )
     assert report["arithmetic_speedup"] == pytest.approx(
         report["real_build_seconds"] / report["arithmetic_seconds"], rel=1e-6
     )
