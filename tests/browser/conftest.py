@@ -210,12 +210,23 @@ def _finished_runs(page) -> int:
     return int(page.evaluate("window.__finishedRuns || 0"))
 
 
+# A run so short that React renders "running" and "notRunning" in one batch leaves no mutation for
+# the counter to see. So a wait also ends once the app has been idle this long after it began:
+# a rerun starts within milliseconds of the interaction, long before this.
+MISSED_RUN_GRACE_MS = 3000
+RUN_FINISHED_OR_IDLE_JS = f"""({{count, since}}) =>
+  (window.__finishedRuns || 0) > count
+  || (Date.now() - since > {MISSED_RUN_GRACE_MS} && document.querySelector("{FINISHED_RUN_SELECTOR}") !== null)
+"""
+
+
 def _wait_for_run(page, *, after: int = 0, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     """Wait until more than ``after`` script runs have finished and the app is idle, then fail if
     the page shows a Streamlit exception."""
     # Poll on a timer: the default (animation frames) stalls in a tab Chromium treats as hidden.
+    since = page.evaluate("Date.now()")
     page.wait_for_function(
-        "count => (window.__finishedRuns || 0) > count", arg=after, timeout=timeout_ms, polling=200
+        RUN_FINISHED_OR_IDLE_JS, arg={"count": after, "since": since}, timeout=timeout_ms, polling=200
     )
     page.wait_for_selector(FINISHED_RUN_SELECTOR, state="attached", timeout=timeout_ms)
     exceptions = page.locator(EXCEPTION_SELECTOR)

@@ -74,6 +74,7 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     )
     wait_for_run(page, after=before)
     main = page.locator("[data-testid='stMain']")
+    main.get_by_text("400 rows read").wait_for()  # the upload itself precedes the run
     assert main.get_by_text("400 rows read").count() == 1
     assert main.get_by_text("Columns are separated by semicolons.").count() == 1
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
