@@ -148,14 +148,18 @@ def matmul_gflops(size: int = 1024, seconds: float = 2.0) -> float:
     tf = tf_runtime.tensorflow()
     left = tf.random.normal((size, size), dtype=tf.float32)
     right = tf.random.normal((size, size), dtype=tf.float32)
-    product = tf.function(lambda a, b: tf.matmul(a, b))
-    product(left, right).numpy()  # trace and warm up
+    product = tf.function(lambda: tf.matmul(left, right))
+    return _gflops(product, 2 * size**3, seconds)
+
+
+def _gflops(step, flops_per_call: int, seconds: float) -> float:
+    """GFLOP/s of calling ``step`` (a traced function) again and again for ``seconds``."""
+    step().numpy()  # trace and warm up
     runs, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        product(left, right).numpy()
+        step().numpy()
         runs += 1
-    elapsed = time.perf_counter() - started
-    return 2 * size**3 * runs / elapsed / 1e9
+    return flops_per_call * runs / (time.perf_counter() - started) / 1e9
 
 
 def step_matmul_shapes(config: ModelConfig, batch: int) -> list[tuple[tuple, tuple, bool, bool]]:
@@ -202,13 +206,7 @@ def step_matmul_gflops(config: ModelConfig, batch: int, seconds: float = 2.0) ->
         lambda: tf.add_n([tf.reduce_sum(tf.matmul(a, b, transpose_a=ta, transpose_b=tb)[..., :1, :1])
                           for a, b, ta, tb in operands])
     )  # fmt: skip
-    step().numpy()  # trace and warm up
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        step().numpy()
-        runs += 1
-    elapsed = time.perf_counter() - started
-    return sum(matmul_flops(*shape) for shape in shapes) * runs / elapsed / 1e9
+    return _gflops(step, sum(matmul_flops(*shape) for shape in shapes), seconds)
 
 
 def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
