@@ -29,16 +29,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from bertviz_core import data
-from bertviz_core.bundle import ALLOWED_CLASS_NAMES, BUNDLE_FILES, BundleError, load_bundle
+from bertviz_core.data.export import to_safe_csv
+from bertviz_core.data.limits import MAX_UPLOAD_MB
+from bertviz_core.data.table import read_csv_bytes
+from bertviz_core.errors import BundleError, DataError
+from bertviz_core.model.bundle import ALLOWED_CLASS_NAMES, BUNDLE_FILES, load_bundle
+from tests.helpers import result_zip, train_on_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE = str(REPO_ROOT / "pages" / "train.py")
 EXPLORER_PAGE = str(REPO_ROOT / "pages" / "explorer.py")
-APP_SOURCES = sorted(
-    [REPO_ROOT / "app.py", *(REPO_ROOT / "pages").glob("*.py"), *(REPO_ROOT / "bertviz_core").glob("*.py")]
-)
-PAGE_SOURCES = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "pages").glob("*.py"))]
+
+
+def _sources(folder: str, least: int) -> list[Path]:
+    """Every Python file below ``folder``; fails at collection if a move left fewer than ``least``,
+    so a scan can never pass by matching nothing."""
+    found = sorted((REPO_ROOT / folder).rglob("*.py"))
+    if len(found) < least:
+        raise AssertionError(f"only {len(found)} Python files below {folder}/: did the code move?")
+    return found
+
+
+# Every scan below covers these: the app's entry point, its pages, the UI package and the core.
+PAGE_SOURCES = [REPO_ROOT / "app.py", *_sources("pages", 2), *_sources("bertviz_ui", 5)]
+APP_SOURCES = sorted([*PAGE_SOURCES, *_sources("bertviz_core", 30)])
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -58,7 +72,7 @@ def csv_cells(payload: bytes) -> list[list[str]]:
 )
 def test_no_exported_text_cell_can_start_a_formula(cells: list[str]) -> None:
     frame = pd.DataFrame({"=text": cells, "number": list(range(-len(cells), 0))})
-    rows = csv_cells(data.to_safe_csv(frame))
+    rows = csv_cells(to_safe_csv(frame))
     assert rows[0] == ["'=text", "number"]
     for original, row in zip(cells, rows[1:], strict=True):
         exported = row[0]
@@ -225,7 +239,7 @@ def hostile_training(tmp_path_factory) -> dict:
         ):
             app.number_input(key=key).set_value(value)
         app.run()
-        app.button(key="train_start").click().run()
+        train_on_page(app)
         assert not app.exception, [element.value for element in app.exception]
         app.text_input(key="train_predict_text").input(f"<b>{MARK}</b> lovely and bright").run()
         assert not app.exception, [element.value for element in app.exception]
@@ -238,7 +252,7 @@ def hostile_training(tmp_path_factory) -> dict:
 def test_markup_in_an_upload_is_shown_as_text(hostile_training) -> None:
     assert hostile_training["uploaded_view"]["errors"] == []
     app = hostile_training["app"]
-    assert app.session_state["train_result"], "training did not finish"
+    assert app.session_state["train_result"] is not None, "training did not finish"
     assert assert_user_text_is_escaped(app) >= 3  # results caption, verdict, prediction, ...
     assert not app.get("html") and not app.get("iframe")
 
@@ -256,7 +270,7 @@ def test_training_page_csv_downloads_are_neutralised(hostile_training) -> None:
 
 @pytest.mark.slow
 def test_the_pages_model_zip_has_plain_names_and_no_code(hostile_training, tmp_path) -> None:
-    payload = hostile_training["app"].session_state["train_result"]["zip"]
+    payload = result_zip(hostile_training["app"])
     assert payload == hostile_training["downloads"]["train_download_zip"]
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         names = archive.namelist()
@@ -286,7 +300,7 @@ def test_loading_the_zip_never_unpickles(hostile_training, monkeypatch: pytest.M
     for module, names in ((pickle, ("load", "loads", "Unpickler")), (marshal, ("load", "loads"))):
         for name in names:
             monkeypatch.setattr(module, name, refuse)
-    bundle = load_bundle(hostile_training["app"].session_state["train_result"]["zip"])
+    bundle = load_bundle(result_zip(hostile_training["app"]))
     assert set(bundle.class_names) == set(HOSTILE_CLASSES)
 
 
@@ -443,28 +457,28 @@ def test_pages_render_no_html_built_from_data(path: Path) -> None:
 
 def test_streamlits_upload_limit_is_the_readers_limit() -> None:
     settings = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert settings["server"]["maxUploadSize"] == data.MAX_UPLOAD_MB
+    assert settings["server"]["maxUploadSize"] == MAX_UPLOAD_MB
 
 
 def test_an_upload_over_the_limit_is_refused_in_one_sentence_naming_it() -> None:
-    limit = data.MAX_UPLOAD_MB * 1024 * 1024
+    limit = MAX_UPLOAD_MB * 1024 * 1024
     header = b"text,label\n"
     payload = header + b"a fine text,pos\n" * ((limit - len(header)) // 16 + 1)
     assert len(payload) > limit
-    with pytest.raises(data.DataError) as refusal:
-        data.read_csv_bytes(payload, "big.csv")
+    with pytest.raises(DataError) as refusal:
+        read_csv_bytes(payload, "big.csv")
     message = str(refusal.value)
-    assert f"{data.MAX_UPLOAD_MB} MB" in message and "big.csv" in message
+    assert f"{MAX_UPLOAD_MB} MB" in message and "big.csv" in message
     assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
 
 
 @pytest.mark.slow
 def test_the_training_page_shows_the_size_refusal() -> None:
-    payload = b"text,label\n" + b"x" * (data.MAX_UPLOAD_MB * 1024 * 1024)
+    payload = b"text,label\n" + b"x" * (MAX_UPLOAD_MB * 1024 * 1024)
     app = AppTest.from_file(TRAIN_PAGE, default_timeout=60).run()
     app.radio(key="train_source").set_value("My CSV file").run()
     app.file_uploader(key="train_upload").set_value(("huge.csv", payload, "text/csv")).run()
     assert not app.exception
     errors = [re.sub(r"\\(.)", r"\1", element.value) for element in app.error]
-    assert len(errors) == 1 and f"more than the {data.MAX_UPLOAD_MB} MB limit" in errors[0]
+    assert len(errors) == 1 and f"more than the {MAX_UPLOAD_MB} MB limit" in errors[0]
     assert not [button for button in app.button if button.key == "train_start"]

@@ -1,4 +1,4 @@
-"""Write the sample data sets in bertviz_core/samples/ from templates and word lists (seeded).
+"""Write the sample data sets in bertviz_core/data/samples/ from templates and word lists (seeded).
 
     python3 tools/make_samples.py            # rewrites reviews.csv and headlines.csv
 
@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "bertviz_core" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "bertviz_core" / "data" / "samples"
 SEED = 20240601
 REVIEW_ROWS = 1600
 HEADLINE_ROWS = 1600

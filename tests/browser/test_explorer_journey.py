@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bertviz_core.config import ModelConfig
-from bertviz_core.params import total_params
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.params import total_params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_LINK = "/?vocab=1000&seq_len=36&embed_dim=6&heads=1"

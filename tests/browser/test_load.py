@@ -28,10 +28,10 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
-from bertviz_core.classifier import classifier_config, estimate_training_memory
-from bertviz_core.cli_train import TRAIN_MODEL_DEFAULTS
-from bertviz_core.config import LIMITS, ModelConfig
-from bertviz_core.params import total_params
+from bertviz_core.arithmetic.config import ModelConfig, training_default_config
+from bertviz_core.arithmetic.params import total_params
+from bertviz_core.fields import MODEL_FIELD
+from bertviz_core.memory import estimate_training_memory
 
 REPORT_PATH = Path("/tmp/bertviz_load_report.json")
 PEAK_RSS_LIMIT_MB = 2000
@@ -239,7 +239,7 @@ EXPLORER_VISITS = [
     (ModelConfig(seq_len=128, pos_num=128, layers=4, embed_dim=256, heads=4, ff_dim=1024), ["ArrowRight"]),
     (ModelConfig(vocab=2000, layers=6, embed_dim=384, heads=6, ff_dim=1536), ["End", "Home"]),
 ]
-LOWEST_LAYERS, HIGHEST_LAYERS = LIMITS["layers"]
+LOWEST_LAYERS, HIGHEST_LAYERS = MODEL_FIELD["layers"].limits
 KEY_EFFECTS = {
     "ArrowRight": lambda layers: min(layers + 1, HIGHEST_LAYERS),
     "ArrowLeft": lambda layers: max(layers - 1, LOWEST_LAYERS),
@@ -336,7 +336,7 @@ LONG_MODEL = {  # minutes of work on 2 cores if nothing stopped it
 
 def sizing_caption(settings: dict[str, int]) -> list[str]:
     """What the page's training caption says for these settings (two classes, default vocabulary)."""
-    values = {**TRAIN_MODEL_DEFAULTS}
+    values = training_default_config().to_dict()
     values.update({key.removeprefix("train_model_"): value for key, value in settings.items()})
     config = ModelConfig(
         pos_num=values["seq_len"],
@@ -344,7 +344,7 @@ def sizing_caption(settings: dict[str, int]) -> list[str]:
         **{key: values[key] for key in ("vocab", "seq_len", "embed_dim", "heads", "layers", "ff_dim")},
     )
     batch = settings.get("train_batch_size", 32)
-    parameters = estimate_training_memory(classifier_config(config), 2, batch).parameters
+    parameters = estimate_training_memory(config, 2, batch).parameters
     return [f"{parameters:,} parameters.", f"for a batch of {batch})"]
 
 

@@ -18,8 +18,9 @@ def test_root_url_renders_without_exception(page, wait_for_run, screenshot_dir):
     assert screenshot.stat().st_size > 0
 
 
-
-def test_deep_link_to_the_training_page_on_a_cold_server_uses_the_apps_navigation(fresh_app_page, wait_for_run):
+def test_deep_link_to_the_training_page_on_a_cold_server_uses_the_apps_navigation(
+    fresh_app_page, wait_for_run
+):
     # No session has run app.py on this server yet: Streamlit would treat pages/ as an old-style
     # page folder and run pages/train.py alone, without app.py's navigation (pages/__init__.py).
     page = fresh_app_page

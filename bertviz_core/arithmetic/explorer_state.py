@@ -1,0 +1,135 @@
+"""The explorer's state, in one object: what the controls ask for, and what is shown because of it.
+
+Like TensorFlow Playground's ``state.ts``: a shared link, a preset or a moved control goes in, a
+new state comes out; the state gives the valid ``ModelConfig`` to show, the notes that explain any
+change made to what was asked, and the shared link back. Every way in resolves a clash the same
+way, keeping every value it can and changing the fewest: a head count that does not divide the
+embedding becomes the nearest one that does (with a note); a sequence longer than the position
+table is shown at the table's length until the user raises it (``sequence_problem``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from bertviz_core.arithmetic import explain, presets
+from bertviz_core.arithmetic.config import ModelConfig, parse_field
+from bertviz_core.errors import ConfigError
+from bertviz_core.fields import QUERY_KEYS
+from bertviz_core.text import escape_markdown, lower_first
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sentence to show above the figures until the next change. ``kind``: info, warning or error.
+
+    ``text`` is Markdown whose user-given parts (a link's values) are already escaped.
+    """
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """The values the controls hold (every ``QUERY_KEYS`` key), and the notes about the last change.
+
+    The values always pass ``ModelConfig``'s checks one by one and the head count always divides
+    the embedding; only the sequence length may exceed the position count, as a control can ask.
+    """
+
+    values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(ModelConfig().to_dict()))
+    notes: tuple[Note, ...] = ()
+
+    # --- ways in ----------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> ExplorerState:
+        return cls(MappingProxyType(config.to_dict()))
+
+    @classmethod
+    def from_link(cls, params: Mapping[str, Any]) -> ExplorerState:
+        """What a shared link asks for. A key the explorer does not know, or a value that is bad on its
+        own (not a number, out of range), is left out with a note; the rest of the link applies."""
+        notes: list[Note] = []
+        values = ModelConfig().to_dict()
+        for key, raw in params.items():
+            if key not in QUERY_KEYS:
+                notes.append(
+                    _warning(
+                        f"The link's setting '{str(key)[:40]}' is not one the explorer knows, so it was "
+                        f"ignored (the settings are {', '.join(QUERY_KEYS)})."
+                    )
+                )
+                continue
+            try:
+                values[key] = parse_field(key, raw)
+            except ConfigError as error:
+                notes.append(
+                    _warning(f"The link's {_shown(key, raw)} was ignored because {lower_first(str(error))}")
+                )
+        return cls._settled(values, notes)
+
+    def with_value(self, name: str, value: int | bool) -> ExplorerState:
+        """A control moved: the new value, and the notes of this change only."""
+        return self._settled({**self.values, name: value}, [])
+
+    def with_preset(self, key: str) -> ExplorerState:
+        """A named starting point: keras-bert's defaults plus the preset's settings, and why."""
+        preset = presets.BY_KEY[key]
+        notes = [Note("info", f"**{preset.name}**: {preset.description}")]
+        if preset.explanation:
+            notes.append(Note("error", preset.explanation))
+        return self._settled(ModelConfig().to_dict() | dict(preset.settings), notes)
+
+    def with_positions_raised(self) -> ExplorerState:
+        """The position table grown to the sequence length the controls ask for."""
+        return self._settled({**self.values, "pos_num": self.values["seq_len"]}, [])
+
+    @classmethod
+    def _settled(cls, values: dict[str, Any], notes: list[Note]) -> ExplorerState:
+        embed_dim, heads = values["embed_dim"], values["heads"]
+        if embed_dim % heads:
+            chosen = explain.nearest_head_count(embed_dim, heads)
+            notes.append(Note("warning", explain.head_count_note(embed_dim, heads, chosen)))
+            values["heads"] = chosen
+        return cls(MappingProxyType(values), tuple(notes))
+
+    # --- what is shown ----------------------------------------------------------------------------
+    @property
+    def config(self) -> ModelConfig:
+        """The configuration every figure describes: the values, with a sequence longer than the
+        position table shown at the table's length."""
+        values = dict(self.values)
+        values["seq_len"] = min(values["seq_len"], values["pos_num"])
+        return ModelConfig(**values)
+
+    @property
+    def sequence_problem(self) -> str | None:
+        """The sentence for a sequence longer than the position table, or None."""
+        try:
+            ModelConfig(**self.values)
+        except ConfigError as error:
+            return str(error)
+        return None
+
+    def share_params(self) -> dict[str, str]:
+        """The shared link's query parameters for what is shown (defaults left out)."""
+        return self.config.to_query_params()
+
+
+def _warning(text: str) -> Note:
+    return Note("warning", escape_markdown(text))
+
+
+def _single(raw: Any) -> str:
+    if isinstance(raw, (list, tuple)):  # a repeated query parameter: the last one wins
+        raw = raw[-1] if raw else ""
+    return str(raw)
+
+
+def _shown(key: str, raw: Any) -> str:
+    value = _single(raw)
+    return f"{key}={value[:40]}" + ("..." if len(value) > 40 else "")

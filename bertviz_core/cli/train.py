@@ -1,0 +1,210 @@
+"""``python -m bertviz_core train`` and ``predict``: a small keras-bert classifier from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from bertviz_core.arithmetic.config import ModelConfig, training_default_config
+from bertviz_core.cli import add_model_options
+from bertviz_core.data.limits import MAX_ROWS
+from bertviz_core.data.rows import TrainingRows, training_rows
+from bertviz_core.data.table import read_csv_bytes
+from bertviz_core.errors import UserError
+from bertviz_core.fields import MODEL_FIELDS, TRAINING_FIELDS
+from bertviz_core.memory import check_training_fits
+from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
+from bertviz_core.model.classifier import ClassifierBundle, predict_proba
+from bertviz_core.model.training import train_classifier
+from bertviz_core.settings import TrainSettings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train a small keras-bert classifier on a CSV file",
+        description="Train keras-bert's encoder with a softmax head on a CSV of texts and labels, "
+        "then save model.h5, vocab.txt, labels.json, config.json and metrics.json to --out.",
+    )
+    train.add_argument("csv", metavar="CSV", help="a CSV file with a text column and a label column")
+    train.add_argument("--out", required=True, metavar="DIR", help="folder to save the trained model in")
+    train.add_argument("--text-column", metavar="C", help="column of texts (guessed when not given)")
+    train.add_argument("--label-column", metavar="C", help="column of labels (guessed when not given)")
+    defaults = training_default_config()
+    add_model_options(
+        train.add_argument_group("model (keras-bert get_model; the position count equals --seq-len)"),
+        {
+            field.name: getattr(defaults, field.name)
+            for field in MODEL_FIELDS
+            if field.train_default is not None
+        },
+    )
+    fit = train.add_argument_group("training")
+    for field in TRAINING_FIELDS:
+        fit.add_argument(
+            field.option, dest=field.name, type=int if field.whole else float, default=field.default,
+            metavar="N" if field.whole else "F", help=field.help,
+        )  # fmt: skip
+    fit.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                     help="larger tables are sampled down to this many rows (stratified, with --seed)")  # fmt: skip
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.set_defaults(handler=run_train)
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="classify texts with a model saved by 'train'",
+        description="Load a folder or zip written by 'train' (or exported by the app) and classify texts.",
+    )
+    predict.add_argument("model", metavar="DIR_OR_ZIP", help="the folder 'train --out' wrote, or its zip")
+    predict.add_argument("texts", metavar="TEXT", nargs="+", help="texts to classify")
+    predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    predict.set_defaults(handler=run_predict)
+
+
+def _quiet_tensorflow() -> None:
+    # tf-keras warns about legacy .h5 files and keras-bert's shared initialiser; neither is news here.
+    warnings.filterwarnings("ignore", module="tf_keras")
+    warnings.filterwarnings("ignore", module="keras_bert")
+    # tf.get_logger() is this logger; setting it here does not import TensorFlow before it is needed.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def _read_rows(args: argparse.Namespace) -> TrainingRows:
+    path = Path(args.csv)
+    if not path.is_file():
+        raise UserError(f"There is no file {args.csv}; give the path of a CSV file.")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"{args.csv} cannot be read ({error.strerror}); check its permissions.") from None
+    if args.max_rows < 1:
+        raise UserError(f"--max-rows must be at least 1, not {args.max_rows}.")
+    table = read_csv_bytes(raw, path.name)
+    return training_rows(table, args.text_column, args.label_column, max_rows=args.max_rows, seed=args.seed)
+
+
+class _StderrProgress:
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_end(self, record: dict) -> None:
+        print(
+            f"epoch {record['epoch']}/{self.epochs}  loss {_num(record['loss'])}  accuracy "
+            f"{_num(record['accuracy'])}  val_loss {_num(record['val_loss'])}  val_accuracy "
+            f"{_num(record['val_accuracy'])}  {record['seconds']:.1f} s  {record['samples_per_second']:,.0f} samples/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _num(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4f}"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    values = {
+        field.name: getattr(args, field.name) for field in MODEL_FIELDS if field.train_default is not None
+    }
+    config = ModelConfig(**values, pos_num=args.seq_len, encoder_only=True)
+    settings = TrainSettings(**{field.name: getattr(args, field.name) for field in TRAINING_FIELDS})
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder to save the model in.")
+    rows = _read_rows(args)
+    dataset, text_column, label_column = rows.dataset, rows.text_column, rows.label_column
+    check_training_fits(config, len(dataset.class_names), settings.batch_size)  # before any progress line
+    if not args.json:
+        print(
+            f"Training on {len(dataset.texts):,} rows: text '{text_column}', label '{label_column}', "
+            f"classes {', '.join(dataset.class_names)}.",
+            *dataset.notes,
+            sep="\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    _quiet_tensorflow()
+    bundle = train_classifier(
+        dataset, config, settings, None if args.json else _StderrProgress(settings.epochs)
+    )
+    save_bundle(bundle, out)
+    report = train_report(bundle, out, text_column, label_column, dataset.notes)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_train_summary(report)
+    return 0
+
+
+def train_report(
+    bundle: ClassifierBundle, out: Path, text_column: str, label_column: str, notes: tuple[str, ...] = ()
+) -> dict:
+    """The ``train --json`` object: the metrics without per-text token lengths, plus where it went."""
+    metrics = dict(bundle.metrics)
+    tokens = {key: value for key, value in metrics.pop("tokens", {}).items() if key != "token_lengths"}
+    return {
+        **metrics,
+        "tokens": tokens,
+        "config": bundle.config.to_dict(),
+        "settings": dict(bundle.settings),
+        "columns": {"text": text_column, "label": label_column},
+        "notes": list(notes),
+        "out": str(out),
+    }
+
+
+def print_train_summary(report: dict) -> None:
+    history = report["history"]
+    print(
+        f"Trained on {report['train_samples']:,} texts and validated on {report['val_samples']:,}; "
+        f"best epoch {report['best_epoch']} of {len(history)}"
+        + (" (stopped early: the validation loss stopped falling)." if report["stopped_early"] else ".")
+    )
+    print(
+        f"Validation accuracy {report['val_accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}; always answering "
+        f"'{report['majority_class']}' would score {report['majority_baseline']:.3f}."
+    )
+    width = max(len(row["class"]) for row in report["per_class"])
+    print(f"\n{'class':<{width}}  precision  recall     f1  support")
+    for row in report["per_class"]:
+        print(
+            f"{row['class']:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7,}"
+        )
+    print("\nConfusion matrix (rows: true class, columns: predicted):")
+    for name, row in zip(report["classes"], report["confusion_matrix"], strict=True):
+        print(f"{name:<{width}}  " + " ".join(f"{count:6,}" for count in row))
+    tokens = report["tokens"]
+    train_tokens, val_tokens = tokens.get("train", {}), tokens.get("validation", {})
+    print(
+        f"\nVocabulary {tokens.get('vocabulary_size', 0):,} tokens; words outside it ([UNK]): "
+        f"{train_tokens.get('unknown_share', 0):.1%} in training, {val_tokens.get('unknown_share', 0):.1%} in "
+        f"validation; texts longer than {report['config']['seq_len']} tokens (cut): "
+        f"{train_tokens.get('truncated', 0) + val_tokens.get('truncated', 0):,}."
+    )
+    print(f"Saved {', '.join(BUNDLE_FILES)} to {report['out']}.")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    bundle = load_bundle(args.model)
+    probabilities = predict_proba(bundle, args.texts)
+    rows = []
+    for text, row in zip(args.texts, probabilities, strict=True):
+        best = int(row.argmax())
+        rows.append(
+            {
+                "text": text,
+                "label": bundle.class_names[best],
+                "probabilities": {name: float(p) for name, p in zip(bundle.class_names, row, strict=True)},
+            }
+        )
+    if args.json:
+        print(json.dumps({"classes": list(bundle.class_names), "predictions": rows}))
+    else:
+        for row in rows:
+            shown = "  ".join(f"{name} {p:.3f}" for name, p in row["probabilities"].items())
+            print(f"{row['label']}\t{shown}\t{row['text']}")
+    return 0

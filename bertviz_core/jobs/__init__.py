@@ -1,0 +1,30 @@
+"""TensorFlow work out of the web process: jobs run in worker processes, bounded, queued, stoppable.
+
+``protocol`` (a request, and the handle a page follows), ``local`` (the default backend: a pool
+of worker processes on this machine), ``ray_backend`` (the same jobs on a Ray cluster),
+``worker`` (a worker process's loop) and ``tasks`` (what a worker does, by kind). The web process
+only submits plain data and reads plain results; it never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from bertviz_core.errors import UserError
+
+
+def make_pool(owner_alive: Callable[[str], bool] | None = None):
+    """The job backend this deployment asks for: ``BERTVIZ_JOBS=local`` (the default, worker
+    processes on this machine) or ``BERTVIZ_JOBS=ray`` (a Ray cluster: ``BERTVIZ_RAY_ADDRESS``,
+    or Ray on this machine when it is not set)."""
+    backend = os.environ.get("BERTVIZ_JOBS", "local").strip().lower() or "local"
+    if backend == "local":
+        from bertviz_core.jobs.local import LocalPool
+
+        return LocalPool(owner_alive=owner_alive)
+    if backend == "ray":
+        from bertviz_core.jobs.ray_backend import RayPool
+
+        return RayPool(address=os.environ.get("BERTVIZ_RAY_ADDRESS") or None, owner_alive=owner_alive)
+    raise UserError(f"BERTVIZ_JOBS is {backend!r}; set it to 'local' or 'ray'.")

@@ -1,0 +1,145 @@
+"""What a job is, seen from the web process: a request, and a handle that follows it to the end.
+
+A ``JobRequest`` is plain data (kind, inputs, the memory it may take, who asked). The pool answers
+with a ``Job``: the one object a page holds, safe to read from any thread. Its ``snapshot()`` says
+where the job is (queued with a place in line, running with its progress events, or finished with
+a result or a sentence), and ``stop()`` ends it, keeping what it has (a training keeps its best
+epoch).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
+FINISHED = frozenset({DONE, FAILED, STOPPED})
+
+# The kinds of work a worker knows (``tasks.TASKS``).
+TRAIN, BUILD, PREDICT, PROBE = "train", "build", "predict", "probe"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One piece of TensorFlow work.
+
+    ``inputs`` is plain data (text, numbers, lists, dicts). ``memory_mb`` is the peak resident memory
+    of a worker process running it, TensorFlow included (``memory.job_memory_mb``). ``owner`` is who
+    may see it (a browser session); when the owner is gone, the job is stopped. ``interactive`` jobs
+    (a prediction, a build to look at) are short and go ahead of trainings in the queue.
+    ``expected_seconds`` is what the queue's estimates use until the job reports its own progress.
+    """
+
+    kind: str
+    inputs: dict[str, Any]
+    memory_mb: int
+    owner: str = ""
+    interactive: bool = False
+    time_limit_seconds: float = 3600.0
+    expected_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A job as it stands: read this, never the job's fields, from a page."""
+
+    id: str
+    kind: str
+    state: str
+    place_in_line: int  # 1 for the next to start; 0 when not queued
+    wait_seconds: float | None  # the estimate until it starts (queued) or ends (running)
+    events: tuple[dict, ...]  # progress the worker reported, in order
+    result: dict | None
+    error: str | None
+    submitted: float
+    started: float | None
+    finished: float | None
+
+    @property
+    def finished_ok(self) -> bool:
+        return self.state == DONE
+
+    @property
+    def is_over(self) -> bool:
+        return self.state in FINISHED
+
+
+@dataclass
+class Job:
+    """The handle a pool gives for a request. The pool updates it; everyone else reads snapshots."""
+
+    request: JobRequest
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: str = QUEUED
+    events: list[dict] = field(default_factory=list)
+    result: dict | None = None
+    error: str | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    stop_requested: bool = False
+    place_in_line: int = 0
+    wait_seconds: float | None = None
+    # Set by the pool: how to ask it to stop this job.
+    on_stop: Callable[[Job], None] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _finished_event: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            return JobSnapshot(
+                id=self.id,
+                kind=self.request.kind,
+                state=self.state,
+                place_in_line=self.place_in_line,
+                wait_seconds=self.wait_seconds,
+                events=tuple(self.events),
+                result=self.result,
+                error=self.error,
+                submitted=self.submitted,
+                started=self.started,
+                finished=self.finished,
+            )
+
+    def stop(self) -> None:
+        """Stop: a queued job never starts; a running one ends as soon as it can, keeping what it has."""
+        with self._lock:
+            if self.state in FINISHED or self.stop_requested:
+                return
+            self.stop_requested = True
+        if self.on_stop is not None:
+            self.on_stop(self)
+
+    def wait(self, timeout: float | None = None) -> JobSnapshot:
+        """Block until the job has finished (or ``timeout`` seconds passed); the snapshot then."""
+        self._finished_event.wait(timeout)
+        return self.snapshot()
+
+    # --- for the pool -----------------------------------------------------------------------------
+    def add_event(self, event: dict) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def mark_running(self) -> None:
+        with self._lock:
+            self.state, self.started, self.place_in_line = RUNNING, time.time(), 0
+
+    def mark_queued(self, place: int, wait_seconds: float | None) -> None:
+        with self._lock:
+            self.place_in_line, self.wait_seconds = place, wait_seconds
+
+    def set_wait(self, wait_seconds: float | None) -> None:
+        with self._lock:
+            self.wait_seconds = wait_seconds
+
+    def finish(self, state: str, result: dict | None = None, error: str | None = None) -> None:
+        with self._lock:
+            if self.state in FINISHED:
+                return
+            self.state, self.result, self.error = state, result, error
+            self.finished, self.place_in_line, self.wait_seconds = time.time(), 0, None
+        self._finished_event.set()

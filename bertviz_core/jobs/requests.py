@@ -1,0 +1,74 @@
+"""The jobs the app submits, built from its own objects: what each needs in memory and in time.
+
+Plain data goes in (rows as lists of strings, configurations as dicts), so a request crosses to a
+worker process, or to a Ray cluster, without any object of the web process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bertviz_core.arithmetic import costs
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.data.rows import Dataset
+from bertviz_core.jobs.protocol import BUILD, PREDICT, TRAIN, JobRequest
+from bertviz_core.memory import estimated_build_mb, prediction_job_mb, training_job_mb
+from bertviz_core.settings import TrainSettings
+
+# For estimates of a job's length before it reports its own pace: training's measured rate on the
+# benchmark's reference model on 2 cores (README: about 45 GFLOP/s achieved), rounded down, and the
+# seconds a fresh worker needs before its first batch (TensorFlow's import, the model, tracing).
+TRAINING_GFLOPS = 35.0
+START_SECONDS = 15.0
+
+
+def expected_training_seconds(config: ModelConfig, classes: int, rows: int, settings: TrainSettings) -> float:
+    flops = costs.compute(config.with_changes(encoder_only=True), classes=classes).training
+    return START_SECONDS + settings.epochs * rows * flops / (TRAINING_GFLOPS * 1e9)
+
+
+def training_request(
+    dataset: Dataset, config: ModelConfig, settings: TrainSettings, folder: Path, owner: str = ""
+) -> JobRequest:
+    classes = len(dataset.class_names)
+    expected = expected_training_seconds(config, classes, len(dataset.texts), settings)
+    return JobRequest(
+        kind=TRAIN,
+        inputs={
+            "texts": list(dataset.texts),
+            "labels": list(dataset.labels),
+            "class_names": list(dataset.class_names),
+            "label_ids": [int(label) for label in dataset.label_ids],
+            "config": config.to_dict(),
+            "settings": settings.to_dict(),
+            "folder": str(folder),
+        },
+        memory_mb=training_job_mb(config, classes, settings.batch_size),
+        owner=owner,
+        time_limit_seconds=max(1800.0, 4 * expected),
+        expected_seconds=expected,
+    )
+
+
+def prediction_request(folder: Path, texts: list[str], config: ModelConfig, classes: int, owner: str = "") -> JobRequest:
+    return JobRequest(
+        kind=PREDICT,
+        inputs={"folder": str(folder), "texts": list(texts)},
+        memory_mb=prediction_job_mb(config, classes),
+        owner=owner,
+        interactive=True,
+        time_limit_seconds=300.0,
+        expected_seconds=5.0,
+    )
+
+
+def build_request(config: ModelConfig, owner: str = "") -> JobRequest:
+    return JobRequest(
+        kind=BUILD,
+        inputs={"config": config.to_dict()},
+        memory_mb=estimated_build_mb(config),
+        owner=owner,
+        interactive=True,
+        time_limit_seconds=300.0,
+        expected_seconds=10.0,
+    )

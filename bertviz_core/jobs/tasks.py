@@ -1,0 +1,151 @@
+"""The work a worker process does, by kind: each task takes plain inputs and returns plain data.
+
+A task reports through ``progress`` (``emit`` an event dict; ``should_stop`` polled between
+batches) and raises ``UserError`` with one sentence for anything a visitor can change. TensorFlow
+is imported inside the tasks that need it, so a worker that only probes never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bertviz_core.errors import JobError
+
+
+class Progress(Protocol):
+    def emit(self, event: dict) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+UPDATES_PER_SECOND = 4  # batch events at most; more would slow the training loop down
+
+
+class _TrainingReporter:
+    """``model.training``'s progress protocol, turned into events; batch events also say how many
+    seconds the planned epochs would still take at the pace so far (early stopping may end sooner)."""
+
+    def __init__(self, progress: Progress, epochs: int) -> None:
+        self.progress, self.epochs = progress, epochs
+        self.last_batch_event = 0.0
+        self.started: float | None = None
+
+    def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None:
+        now = time.monotonic()
+        self.started = self.started or now
+        if now - self.last_batch_event < 1 / UPDATES_PER_SECOND and batch != batches_per_epoch:
+            return
+        self.last_batch_event = now
+        done = (epoch - 1) * batches_per_epoch + batch
+        left = self.epochs * batches_per_epoch - done
+        remaining = (now - self.started) / max(done - 1, 1) * left
+        self.progress.emit(
+            {"type": "batch", "epoch": epoch, "batch": batch, "batches": batches_per_epoch,
+             "remaining_seconds": round(remaining, 1)}
+        )  # fmt: skip
+
+    def on_epoch_end(self, record: dict) -> None:
+        self.progress.emit({"type": "epoch", "record": dict(record)})
+
+    def should_stop(self) -> bool:
+        return self.progress.should_stop()
+
+
+def train(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Train a classifier on the rows given and save its bundle in ``inputs["folder"]``.
+
+    Inputs: ``texts``, ``labels``, ``class_names``, ``label_ids`` (the training rows), ``config`` and
+    ``settings`` (as dicts), ``folder``. Result: the metrics and the folder.
+    """
+    from bertviz_core.arithmetic.config import ModelConfig
+    from bertviz_core.data.rows import Dataset
+    from bertviz_core.model.bundle import save_bundle
+    from bertviz_core.model.training import train_classifier
+    from bertviz_core.settings import TrainSettings
+
+    dataset = Dataset(
+        texts=tuple(inputs["texts"]),
+        labels=tuple(inputs["labels"]),
+        class_names=tuple(inputs["class_names"]),
+        label_ids=np.asarray(inputs["label_ids"], dtype=np.int64),
+        notes=(),
+    )
+    config = ModelConfig.from_mapping(inputs["config"])
+    settings = TrainSettings.from_mapping(inputs["settings"])
+    progress.emit({"type": "stage", "text": "Building the model and tracing the training step..."})
+    bundle = train_classifier(dataset, config, settings, _TrainingReporter(progress, settings.epochs))
+    folder = save_bundle(bundle, inputs["folder"])
+    return {"metrics": bundle.metrics, "folder": str(folder)}
+
+
+def build(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Build keras-bert's model for ``inputs["config"]`` and compare it with the arithmetic
+    (``size --verify --json``'s object)."""
+    from bertviz_core.arithmetic.config import ModelConfig
+    from bertviz_core.arithmetic.costs import size_report
+    from bertviz_core.model import real_model
+
+    config = ModelConfig.from_mapping(inputs["config"])
+    return {**size_report(config), "verify": real_model.verify(config)}
+
+
+# A worker keeps the last few classifiers it loaded: a visitor typing sentence after sentence into
+# the same model pays for loading it once.
+_LOADED: OrderedDict[tuple[str, float], Any] = OrderedDict()
+_LOADED_KEEP = 2
+_loaded_lock = threading.Lock()
+
+
+def predict(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Class probabilities of ``inputs["texts"]`` from the classifier saved in ``inputs["folder"]``."""
+    from bertviz_core.model.bundle import MODEL_FILE, load_bundle
+    from bertviz_core.model.classifier import predict_proba
+
+    folder = Path(inputs["folder"])
+    try:
+        key = (str(folder), (folder / MODEL_FILE).stat().st_mtime)
+    except OSError:
+        raise JobError("The trained model's files are gone (it expired or was replaced); train it again.") from None
+    with _loaded_lock:
+        bundle = _LOADED.get(key)
+        if bundle is None:
+            bundle = load_bundle(folder)
+            _LOADED[key] = bundle
+            while len(_LOADED) > _LOADED_KEEP:
+                _LOADED.popitem(last=False)
+        _LOADED.move_to_end(key)
+    probabilities = predict_proba(bundle, list(inputs["texts"]))
+    return {"probabilities": probabilities.tolist(), "class_names": list(bundle.class_names)}
+
+
+def probe(inputs: dict[str, Any], progress: Progress) -> dict:
+    """No TensorFlow: a stand-in job for tests of the pool itself.
+
+    Reports ``steps`` events ``seconds`` apart (stopping early when asked), optionally holding
+    ``hold_mb`` of memory, then fails with ``fail`` or ends the process abruptly (``crash``, as the
+    kernel's out-of-memory killer would).
+    """
+    held = bytearray(int(inputs.get("hold_mb", 0)) * 1024 * 1024)
+    held[:: 4096] = b"x" * len(held[:: 4096])  # touch every page, so it is resident
+    done = 0
+    for step in range(int(inputs.get("steps", 1))):
+        if progress.should_stop():
+            break
+        time.sleep(float(inputs.get("seconds", 0.0)))
+        progress.emit({"type": "step", "step": step + 1})
+        done = step + 1
+    if inputs.get("crash"):
+        os._exit(9)
+    if inputs.get("fail"):
+        raise JobError(str(inputs["fail"]))
+    return {"steps": done, "pid": os.getpid(), "stopped": progress.should_stop(), "held_mb": len(held) >> 20}
+
+
+TASKS = {"train": train, "build": build, "predict": predict, "probe": probe}

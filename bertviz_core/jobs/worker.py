@@ -1,0 +1,103 @@
+"""A worker process: ``python -m bertviz_core.jobs.worker FD``, started by the local pool.
+
+It runs at a lower CPU priority than the web server, receives one job at a time over the
+connection on file descriptor ``FD`` (a socket pair with the pool), reports progress and the
+outcome over it, and exits when the pool says so or goes away. A stop request for the running job
+arrives on a reader thread and is seen by the job between two batches.
+
+Messages, pool to worker: ``("run", job_id, kind, inputs)``, ``("stop", job_id)``, ``("warm",)``
+(import TensorFlow now, before a job arrives), ``("exit",)``.
+Worker to pool: ``("ready", pid)``, ``("event", job_id, event)``, ``("done", job_id, result)``,
+``("failed", job_id, sentence)``. Both ends are this project's code; nothing a visitor sent is
+ever unpickled here (their rows arrive as lists of strings inside ``inputs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+
+from bertviz_core.errors import UserError
+from bertviz_core.jobs.tasks import TASKS
+
+NICENESS = 10  # below the web server, which answers sliders while workers train
+
+
+class _Progress:
+    def __init__(self, connection: Connection, job_id: str, stop: threading.Event) -> None:
+        self.connection, self.job_id, self.stop = connection, job_id, stop
+
+    def emit(self, event: dict) -> None:
+        self.connection.send(("event", self.job_id, event))
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+
+def _read(connection: Connection, inbox: queue.Queue, running: dict) -> None:
+    """Reader thread: stop requests act at once, everything else waits its turn in ``inbox``."""
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the pool went away: finish soon, then exit
+            running["stop"].set()
+            inbox.put(("exit",))
+            return
+        if message[0] == "stop":
+            if running.get("job_id") == message[1]:
+                running["stop"].set()
+        else:
+            inbox.put(message)
+            if message[0] == "exit":
+                return
+
+
+def serve(connection: Connection) -> None:
+    with contextlib.suppress(OSError):  # not permitted here: run at the same priority rather than not at all
+        os.nice(NICENESS)
+    inbox: queue.Queue = queue.Queue()
+    running: dict = {"job_id": None, "stop": threading.Event()}
+    threading.Thread(target=_read, args=(connection, inbox, running), daemon=True).start()
+    connection.send(("ready", os.getpid()))
+    while True:
+        message = inbox.get()
+        if message[0] == "warm":  # a job will likely come: pay for TensorFlow's import now
+            from bertviz_core.model import runtime
+
+            runtime.keras_bert()
+            continue
+        if message[0] != "run":
+            return
+        _, job_id, kind, inputs = message
+        running["stop"] = threading.Event()
+        running["job_id"] = job_id
+        try:
+            result = TASKS[kind](inputs, _Progress(connection, job_id, running["stop"]))
+            outcome = ("done", job_id, result)
+        except UserError as error:
+            outcome = ("failed", job_id, str(error))
+        except MemoryError:
+            outcome = ("failed", job_id, "The job ran out of memory; make the model or the batch smaller.")
+        except Exception as error:  # a bug: the visitor gets a sentence, the server log the traceback
+            traceback.print_exc(file=sys.stderr)
+            outcome = (
+                "failed",
+                job_id,
+                f"The {kind} job failed unexpectedly ({type(error).__name__}); try again, and report it "
+                "if it happens again.",
+            )
+        finally:
+            running["job_id"] = None
+        try:
+            connection.send(outcome)
+        except (OSError, ValueError):  # the pool is gone: nobody is waiting for the outcome
+            return
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))

@@ -1,0 +1,113 @@
+"""A text classifier on keras-bert's encoder, where the seed notebook stopped, and its predictions.
+
+The notebook put ``Dense(...)`` on the pretraining model's ``model.output``, which is a list (MLM
+and NSP), and failed. Here the encoder comes from ``get_model(training=False, trainable=True)``,
+which returns ``(inputs, output)``; keras-bert's own ``Extract`` layer takes the [CLS] position and
+one softmax ``Dense`` layer named ``Classifier`` turns it into class probabilities. No Lambda
+layer, so a saved model holds configuration and weights, never Python code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.data.tokens import Vocabulary, encode_texts
+from bertviz_core.errors import TrainingError
+from bertviz_core.model import runtime
+
+PREDICT_BATCH = 64  # forward passes only: small batches keep their memory peak below training's
+
+
+def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0):
+    """keras-bert's encoder, its [CLS] vector, and a softmax over ``num_classes`` (a tf.keras Model).
+
+    Seeds Python, NumPy and TensorFlow so that the same seed gives the same initial weights.
+    """
+    if num_classes < 2:
+        raise TrainingError(
+            f"A classifier needs at least two classes, not {num_classes}; check the label column."
+        )
+    tf = runtime.tensorflow()
+    keras_bert = runtime.keras_bert()
+    tf.keras.utils.set_random_seed(seed)
+    kwargs = config.get_model_kwargs()
+    kwargs.update(training=False, trainable=True)  # trainable defaults to False when training=False
+    with _seeded_dropout(tf):
+        inputs, encoded = keras_bert.get_model(**kwargs)
+    cls_vector = keras_bert.layers.Extract(index=0, name="Extract")(encoded)
+    probabilities = tf.keras.layers.Dense(num_classes, activation="softmax", name="Classifier")(cls_vector)
+    return tf.keras.Model(inputs=inputs, outputs=probabilities, name="bert_classifier")
+
+
+_dropout_switch_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _seeded_dropout(tf: Any) -> Iterator[None]:
+    """Dropout layers built inside draw their masks from a seeded ``tf.random.Generator``.
+
+    The masks then depend on the seed alone, however the training step is compiled: under XLA
+    (``jit_compile``), Keras' default random op keeps a state that ``set_random_seed`` does not
+    reset, so the same seed would train differently each time. The switch is read only while a
+    layer is constructed, so it is turned back off at once (under a lock: jobs may be threads).
+    """
+    experimental = tf.keras.backend.experimental
+    with _dropout_switch_lock:
+        was_enabled = experimental.is_tf_random_generator_enabled()
+        experimental.enable_tf_random_generator()
+        try:
+            yield
+        finally:
+            if not was_enabled:
+                experimental.disable_tf_random_generator()
+
+
+@dataclass(frozen=True)
+class ClassifierBundle:
+    """Everything a prediction needs, and what was learnt about the training run.
+
+    ``settings`` are ``TrainSettings.to_dict()``; ``metrics`` is JSON-ready (evaluation, history,
+    token statistics), as saved in ``metrics.json``.
+    """
+
+    model: Any  # tf.keras.Model; each training and each load has its own
+    vocabulary: Vocabulary
+    class_names: tuple[str, ...]
+    config: ModelConfig
+    settings: dict
+    metrics: dict
+
+
+def batched_probabilities(forward: Callable[[dict], Any], token_ids: np.ndarray, classes: int) -> np.ndarray:
+    """Class probabilities of encoded texts, ``PREDICT_BATCH`` at a time, through ``forward``.
+
+    ``forward`` is the model called with dropout off (or a traced function of it); each text is one
+    sentence, so every segment id is 0.
+    """
+    parts = []
+    for start in range(0, len(token_ids), PREDICT_BATCH):
+        batch = token_ids[start : start + PREDICT_BATCH]
+        parts.append(np.asarray(forward({"Input-Token": batch, "Input-Segment": np.zeros_like(batch)})))
+    return np.concatenate(parts) if parts else np.zeros((0, classes), dtype=np.float32)
+
+
+def predict_proba(bundle: ClassifierBundle, texts: Sequence[str]) -> np.ndarray:
+    """Probabilities, shape (texts, classes), columns in ``bundle.class_names`` order."""
+    if isinstance(texts, str):
+        texts = [texts]
+    encoded = encode_texts(bundle.vocabulary, list(texts), bundle.config.seq_len)
+    return batched_probabilities(
+        lambda batch: bundle.model(batch, training=False), encoded.token_ids, len(bundle.class_names)
+    )
+
+
+def predict_labels(bundle: ClassifierBundle, texts: Sequence[str]) -> list[str]:
+    probabilities = predict_proba(bundle, texts)
+    return [bundle.class_names[index] for index in probabilities.argmax(axis=1)]

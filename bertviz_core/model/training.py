@@ -1,0 +1,270 @@
+"""Training a classifier: split, vocabulary, encode, fit with early stopping, evaluate.
+
+The page and the CLI follow a run through a small progress protocol: any object with any of
+
+- ``on_epoch_end(epoch_record: dict)``: after each completed epoch (see ``EPOCH_KEYS``);
+- ``on_batch_end(epoch, batch, batches_per_epoch)``: after each training batch, counting from 1;
+- ``should_stop() -> bool``: polled after every batch; True ends the run, keeping the best
+  completed epoch so far.
+
+An epoch record's ``samples_per_second`` is training rows / seconds of the epoch's training
+batches (the validation pass after them excluded); ``seconds`` is the whole epoch, validation
+included. The first epoch also holds the tracing of the training step.
+
+Each call builds its own model: two jobs in one process can train at the same time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.data.rows import Dataset
+from bertviz_core.data.tokens import encode_split
+from bertviz_core.errors import TrainingError, VocabularyError
+from bertviz_core.evaluation import evaluate
+from bertviz_core.memory import check_training_fits
+from bertviz_core.model import runtime
+from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities, build_classifier
+from bertviz_core.settings import TrainSettings
+
+# What every epoch record holds (``epoch`` counts from 1).
+EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples_per_second")
+
+KERAS_EPSILON = 1e-7  # tf.keras.backend.epsilon()
+
+
+class TrainingProgress(Protocol):
+    """The progress protocol; every method is optional (see the module docstring)."""
+
+    def on_epoch_end(self, epoch_record: dict) -> None: ...
+
+    def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+@functools.cache
+def _progress_callback_class() -> type:
+    # A class, not a model, so caching it is safe; it needs tf.keras, which is imported lazily.
+    tf = runtime.tensorflow()
+
+    class ProgressCallback(tf.keras.callbacks.Callback):
+        """Epoch records, early stopping on validation loss with the best weights, user stops."""
+
+        def __init__(
+            self,
+            progress: Any,
+            batches_per_epoch: int,
+            train_samples: int,
+            patience: int,
+            validate: Callable[[], tuple[float, float]],
+        ):
+            super().__init__()
+            self.progress = progress
+            self.validate = validate
+            self.batches_per_epoch = batches_per_epoch
+            self.train_samples = train_samples
+            self.patience = patience
+            self.history: list[dict] = []
+            self.best_val_loss = math.inf
+            self.best_weights: list[np.ndarray] | None = None
+            self.best_epoch = 0
+            self.epochs_without_improvement = 0
+            self.stopped_by_user = False
+            self.stopped_early = False
+            self.diverged = False
+            # Batch logs are not read here: telling Keras so spares a tensor-to-NumPy copy per batch.
+            self._supports_tf_logs = True
+
+        def _call(self, name: str, *args: Any) -> Any:
+            method = getattr(self.progress, name, None)
+            return method(*args) if callable(method) else None
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_started = time.perf_counter()
+            self.train_seconds = 0.0
+            self.batches_done = 0
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.batches_done = batch + 1
+            if self.batches_done == self.batches_per_epoch:
+                # Training time only: the validation pass after it is not in samples_per_second.
+                self.train_seconds = time.perf_counter() - self.epoch_started
+            self._call("on_batch_end", len(self.history) + 1, self.batches_done, self.batches_per_epoch)
+            if self._call("should_stop"):
+                self.stopped_by_user = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if self.batches_done < self.batches_per_epoch:
+                return  # stopped part-way: the epoch's numbers would describe a different thing
+            logs = logs or {}
+            values = {key: float(logs.get(key, math.nan)) for key in ("loss", "accuracy")}
+            values["val_loss"], values["val_accuracy"] = self.validate()
+            record = {
+                "epoch": len(self.history) + 1,
+                # None rather than NaN: the history goes into JSON, which has no NaN.
+                **{key: (value if math.isfinite(value) else None) for key, value in values.items()},
+                "seconds": round(time.perf_counter() - self.epoch_started, 4),
+                "samples_per_second": round(self.train_samples / max(self.train_seconds, 1e-9), 2),
+            }
+            self.history.append(record)
+            if record["loss"] is None or record["val_loss"] is None:
+                self.diverged = True
+                self.model.stop_training = True
+            elif record["val_loss"] < self.best_val_loss:
+                self.best_val_loss = record["val_loss"]
+                self.best_weights = self.model.get_weights()  # NumPy copies, safe from later updates
+                self.best_epoch = record["epoch"]
+                self.epochs_without_improvement = 0
+            else:
+                self.epochs_without_improvement += 1
+                if self.epochs_without_improvement >= self.patience:
+                    self.stopped_early = True
+                    self.model.stop_training = True
+            self._call("on_epoch_end", dict(record))
+
+    return ProgressCallback
+
+
+# Speed of the training step, measured on the reference model (bench.REFERENCE_CONFIG, batch 32)
+# on 2 AMD EPYC vCPUs (AVX2 and FMA; no AVX-512, so no bf16), each variant in its own process,
+# alternated, samples per second after the first epoch:
+# - XLA (``jit_compile=True``): 295-307 against 309-357 for the plain graph, and its first epoch
+#   10-15 s longer (compilation). XLA fuses the element-wise work but its own matrix products
+#   reach 0.52-0.58 of TensorFlow's 1024 x 1024 rate at these shapes, against 0.8 for the plain
+#   graph's oneDNN products (tried: XLA's oneDNN, XNNPACK and YNNPACK dot options; none better).
+# - Several batches per graph call (``steps_per_execution`` 4, 8, 16): within the noise (280-340
+#   for every value), since the progress callback already leaves batch logs on the device.
+# - Keras' fused legacy Adam and XLA auto-clustering of element-wise operations only: no gain.
+# So the step runs as a plain TensorFlow graph.
+
+
+def _validator(
+    tf: Any, model: Any, token_ids: np.ndarray, labels: np.ndarray
+) -> tuple[Callable[[], tuple[float, float]], Callable[[np.ndarray], np.ndarray]]:
+    """``validate() -> (loss, accuracy)`` on the validation split, and ``probabilities(token_ids)``.
+
+    Outside ``model.fit`` on purpose: a forward pass traced once, in batches of ``PREDICT_BATCH``,
+    whose figures the epoch records and the final evaluation share.
+    """
+    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    classes = int(model.output_shape[-1])
+
+    def probabilities(ids: np.ndarray) -> np.ndarray:
+        return batched_probabilities(forward, ids, classes)
+
+    def validate() -> tuple[float, float]:
+        predicted = probabilities(token_ids)
+        picked = predicted[np.arange(len(labels)), labels]
+        # The same clipping as Keras' cross-entropy on probabilities.
+        loss = -np.log(np.clip(picked, KERAS_EPSILON, 1 - KERAS_EPSILON)).mean()
+        return float(loss), float((predicted.argmax(axis=1) == labels).mean())
+
+    return validate, probabilities
+
+
+def _batches(tf: Any, token_ids: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None):
+    inputs = {"Input-Token": token_ids, "Input-Segment": np.zeros_like(token_ids)}
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train_classifier(
+    dataset: Dataset,
+    config: ModelConfig,
+    settings: TrainSettings | None = None,
+    callbacks: TrainingProgress | Any | None = None,
+) -> ClassifierBundle:
+    """Train keras-bert's encoder plus a softmax head on ``dataset``.
+
+    The vocabulary comes from the training split only, so validation measures unseen texts
+    honestly. Raises TrainingError (one sentence) for anything the user can change.
+    """
+    settings = settings or TrainSettings()
+    config = config.with_changes(encoder_only=True)
+    class_names = tuple(dataset.class_names)
+    if len(class_names) < 2:
+        raise TrainingError(
+            f"The labels hold only one class ({class_names[0] if class_names else 'none'}); "
+            "a classifier needs at least two."
+        )
+    check_training_fits(config, len(class_names), settings.batch_size)
+    try:
+        split = encode_split(dataset, config.vocab, config.seq_len, settings.val_share, settings.seed)
+    except VocabularyError as error:
+        raise TrainingError(str(error)) from None
+    vocabulary, train_encoded, val_encoded = split.vocabulary, split.train, split.validation
+    train_labels, val_labels = split.train_labels, split.validation_labels
+    train_idx = split.train_indices
+
+    tf = runtime.tensorflow()
+    model = build_classifier(config, len(class_names), seed=settings.seed)
+    batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        jit_compile=False,  # measured slower here: see the comment above _validator
+    )
+    validate, probabilities_of = _validator(tf, model, val_encoded.token_ids, val_labels)
+    progress = _progress_callback_class()(
+        callbacks, batches_per_epoch, len(train_idx), settings.patience, validate
+    )
+    started = time.perf_counter()
+    model.fit(
+        _batches(tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed),
+        epochs=settings.epochs,
+        callbacks=[progress],
+        verbose=0,
+    )
+    training_seconds = time.perf_counter() - started
+    if progress.best_weights is None:
+        if progress.diverged:
+            raise TrainingError(
+                "The loss became infinite or NaN in the first epoch; lower the learning rate."
+            )
+        raise TrainingError(
+            "Training was stopped before the first epoch finished, so there is no model to keep; "
+            "let it run at least one epoch."
+        )
+    model.set_weights(progress.best_weights)
+
+    probabilities = probabilities_of(val_encoded.token_ids)
+    metrics = {
+        "classes": list(class_names),
+        **evaluate(val_labels, probabilities.argmax(axis=1), class_names, train_labels),
+        "history": progress.history,
+        "best_epoch": progress.best_epoch,
+        "best_val_loss": progress.best_val_loss,
+        "stopped_early": progress.stopped_early,
+        "stopped_by_user": progress.stopped_by_user,
+        "diverged": progress.diverged,
+        "train_samples": int(len(train_idx)),
+        "parameters": int(model.count_params()),
+        "training_seconds": round(training_seconds, 3),
+        "tokens": {
+            "vocabulary_size": len(vocabulary),
+            "train": train_encoded.stats(),
+            "validation": val_encoded.stats(),
+            # Per training text, [CLS] and [SEP] included: the page's histogram against seq_len.
+            "token_lengths": train_encoded.token_lengths.tolist(),
+        },
+    }
+    return ClassifierBundle(
+        model=model,
+        vocabulary=vocabulary,
+        class_names=class_names,
+        config=config,
+        settings=settings.to_dict(),
+        metrics=metrics,
+    )

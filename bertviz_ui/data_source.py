@@ -1,0 +1,71 @@
+"""Where the training page's data comes from: a shipped sample or an upload, read once per file.
+
+``choose_table`` returns the table a visitor picked, keyed by an id (the sample's name or the
+upload's file id); the reading (or its refusal) is kept in the session, so reruns do not read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+from bertviz_core.data.limits import MAX_UPLOAD_MB
+from bertviz_core.data.samples import list_samples, load_sample
+from bertviz_core.data.table import Table, read_csv_bytes
+from bertviz_core.errors import DataError
+from bertviz_core.text import escape_markdown
+
+SAMPLE, UPLOAD = "A sample data set", "My CSV file"
+_READ = "train_table_cache"
+
+
+@dataclass(frozen=True)
+class ChosenTable:
+    table_id: str  # "sample:reviews" or "upload:<file id>": what the column choices are kept for
+    source: str  # how results name it: "the sample 'reviews'" or the file's name
+    table: Table
+
+
+def choose_table() -> ChosenTable | None:
+    """The radio, then a sample picker or an uploader; None (with a sentence) until a table is read."""
+    source = st.radio("Data", (SAMPLE, UPLOAD), key="train_source", persist_state="session",
+                      horizontal=True, label_visibility="collapsed")  # fmt: skip
+    if source == SAMPLE:
+        samples = {info.name: info for info in list_samples()}
+        if not samples:
+            st.error("No sample data sets are installed: upload a CSV file instead.")
+            return None
+        name = st.selectbox("Sample", list(samples), key="train_sample", persist_state="session",
+                            format_func=lambda key: f"{samples[key].title} ({samples[key].rows:,} rows)")  # fmt: skip
+        st.caption(escape_markdown(samples[name].description))
+        return _read(f"sample:{name}", f"the sample '{name}'", lambda: load_sample(name))
+    uploaded = st.file_uploader(
+        f"A CSV file with a column of texts and a column of labels (at most {MAX_UPLOAD_MB} MB)",
+        type=["csv", "tsv", "txt"],
+        key="train_upload",
+    )
+    if uploaded is None:
+        st.info("Upload a file, or pick a sample data set above.")
+        return None
+    return _read(
+        f"upload:{uploaded.file_id}",
+        uploaded.name,
+        lambda: read_csv_bytes(uploaded.getvalue(), uploaded.name),
+    )
+
+
+def _read(table_id: str, source: str, read: Callable[[], Table]) -> ChosenTable | None:
+    cached = st.session_state.get(_READ)
+    if not cached or cached[0] != table_id:
+        try:
+            cached = (table_id, read(), None)
+        except DataError as error:
+            cached = (table_id, None, str(error))
+        st.session_state[_READ] = cached
+    _, table, problem = cached
+    if problem:
+        st.error(escape_markdown(problem))
+        return None
+    return ChosenTable(table_id, source, table)

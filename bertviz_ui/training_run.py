@@ -1,0 +1,199 @@
+"""A visitor's training run and predictions as jobs: start, follow live, stop, collect the result.
+
+The run is a job in the server's pool (a worker process trains), so it belongs to the visitor's
+session, not to a page render: switching pages, typing a prediction or moving a slider leaves it
+running; only Stop (or the visitor leaving) ends it. While it runs, a fragment redraws its place in
+line, progress and curves every second; when it ends, the whole page runs again and shows the
+result. Predictions are short jobs of their own, on the last finished model only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import streamlit as st
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.charts import training as charts
+from bertviz_core.data.rows import Dataset
+from bertviz_core.errors import UserError
+from bertviz_core.jobs.protocol import DONE, JobSnapshot
+from bertviz_core.jobs.requests import prediction_request, training_request
+from bertviz_core.model.bundle import SavedClassifier, read_saved
+from bertviz_core.settings import TrainSettings
+from bertviz_core.text import escape_markdown
+from bertviz_ui.jobs import current, forget, owner, pool, session_folder, submit
+
+_RESULT, _NOTICE, _SOURCE = "train_result", "train_notice", "train_run_source"
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished training: the saved model's plain files, what it was trained on, and when."""
+
+    saved: SavedClassifier
+    source: str
+    finished: str
+
+
+def start(dataset: Dataset, source: str, config: ModelConfig, settings: TrainSettings) -> None:
+    """Submit the training job (a sentence on the page if the pool refuses it)."""
+    folder = session_folder() / f"run-{uuid.uuid4().hex[:12]}"
+    try:
+        submit("train", training_request(dataset, config, settings, folder, owner()))
+    except UserError as error:
+        st.session_state[_NOTICE] = str(error)
+        return
+    st.session_state[_SOURCE] = source
+    st.session_state.pop(_NOTICE, None)
+
+
+def result() -> TrainedRun | None:
+    run = st.session_state.get(_RESULT)
+    return run if isinstance(run, TrainedRun) else None
+
+
+def notice() -> str | None:
+    return st.session_state.get(_NOTICE)
+
+
+def collect() -> None:
+    """Move a finished training's outcome into the session: its model, or the sentence why not."""
+    job = current("train")
+    if job is None or not job.snapshot().is_over:
+        return
+    snapshot = job.snapshot()
+    forget("train")
+    if snapshot.state == DONE:
+        previous = result()
+        st.session_state[_RESULT] = TrainedRun(
+            saved=read_saved(snapshot.result["folder"]),
+            source=st.session_state.get(_SOURCE, "the data"),
+            finished=datetime.now().strftime("%H:%M:%S"),
+        )
+        if previous is not None:  # one model per visitor: the new one replaces it, files included
+            shutil.rmtree(previous.saved.folder, ignore_errors=True)
+        st.session_state.pop("train_zip", None)
+        st.session_state.pop(_NOTICE, None)
+    else:
+        st.session_state[_NOTICE] = snapshot.error or "The training was stopped."
+
+
+def running() -> bool:
+    job = current("train")
+    return job is not None and not job.snapshot().is_over
+
+
+def live_panel(epochs: int) -> None:
+    """While a training runs: its place in line or its progress, the curves so far, and Stop."""
+    if running():
+        st.fragment(_panel, run_every=1.0)(epochs)
+
+
+def _panel(epochs: int) -> None:
+    job = current("train")
+    if job is None:
+        return
+    snapshot = job.snapshot()
+    if snapshot.is_over:
+        st.rerun()  # the whole page: collect() shows the result
+    st.button("Stop training", key="train_stop", icon=":material/stop_circle:", on_click=job.stop)
+    if snapshot.state == "queued":
+        st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
+        return
+    history = [event["record"] for event in snapshot.events if event.get("type") == "epoch"]
+    batches = [event for event in snapshot.events if event.get("type") == "batch"]
+    if batches:
+        last = batches[-1]
+        done = ((last["epoch"] - 1) * last["batches"] + last["batch"]) / (epochs * last["batches"])
+        text = f"Epoch {last['epoch']} of {epochs}: batch {last['batch']} of {last['batches']}"
+        if last.get("remaining_seconds") is not None:
+            text += f" · about {_duration(last['remaining_seconds'])} left for all {epochs} epochs"
+        st.progress(min(done, 1.0), text=text)
+    else:
+        stage = next(
+            (event["text"] for event in reversed(snapshot.events) if event.get("type") == "stage"), None
+        )
+        st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
+    if history:
+        record = history[-1]
+        st.caption(
+            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
+            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
+            "training texts per second."
+        )
+        st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
+    if snapshot.state == "running" and job.stop_requested:
+        st.info("Stopping after this batch; the best epoch so far is kept.", icon=":material/hourglass_top:")
+
+
+def _queue_sentence(snapshot: JobSnapshot) -> str:
+    status = pool().status()
+    wait = f", about {_duration(snapshot.wait_seconds)} from now" if snapshot.wait_seconds else ""
+    return (
+        f"Waiting for a free worker: you are number {snapshot.place_in_line} in line{wait} "
+        f"({status.busy} of {status.max_workers} workers are training). It starts by itself."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+# --- predictions ----------------------------------------------------------------------------------
+def prediction(saved: SavedClassifier, text: str) -> None:
+    """The class probabilities of ``text`` from the saved model, computed by a short job."""
+    key = (str(saved.folder), text)
+    job = current("predict")
+    if job is None or st.session_state.get("predict_key") != key:
+        try:
+            job = submit(
+                "predict",
+                prediction_request(saved.folder, [text], saved.config, len(saved.class_names), owner()),
+            )
+        except UserError as error:
+            st.error(escape_markdown(error))
+            return
+        st.session_state["predict_key"] = key
+    snapshot = job.wait(timeout=20)  # a warm worker answers in a fraction of a second
+    if not snapshot.is_over:
+        st.fragment(_waiting_prediction, run_every=1.0)()
+        return
+    if snapshot.state != DONE:
+        st.error(escape_markdown(snapshot.error or "The prediction was stopped."))
+        return
+    probabilities = np.asarray(snapshot.result["probabilities"][0])
+    best = int(np.argmax(probabilities))
+    st.markdown(
+        f"Predicted class: **{escape_markdown(saved.class_names[best])}** ({probabilities[best]:.1%})"
+    )
+    from bertviz_core.data.tokens import encode_texts
+
+    encoded = encode_texts(saved.vocabulary, [text], saved.config.seq_len)
+    notes = [
+        f"{encoded.word_tokens} words, {encoded.unknown_tokens} of them unknown to the vocabulary ([UNK])"
+    ]
+    if encoded.truncated:
+        notes.append(f"cut to {saved.config.seq_len} tokens")
+    st.caption("; ".join(notes) + ".")
+    st.plotly_chart(
+        charts.probability_chart(saved.class_names, probabilities.tolist()), key="train_probabilities"
+    )
+
+
+def _waiting_prediction() -> None:
+    job = current("predict")
+    if job is None or job.snapshot().is_over:
+        st.rerun()
+    snapshot = job.snapshot()
+    if snapshot.state == "queued":
+        st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
+    else:
+        st.caption(f"Classifying... ({time.time() - (snapshot.started or time.time()):.0f} s)")

@@ -1,0 +1,83 @@
+"""Small helpers more than one test module uses (import as ``from tests.helpers import ...``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import pytest
+
+from bertviz_core.data.rows import Dataset
+from bertviz_core.data.table import Table
+from bertviz_core.errors import UserError
+
+ROWS = [
+    ("Café crème was lovely, really", "positive"),
+    ('She said "never again"; awful', "negative"),
+    ("Zürich | Genève: naïve fun", "positive"),
+    ("Cold soup, slow service", "negative"),
+]
+
+
+def csv_text(rows=ROWS, delimiter: str = ",", line_end: str = "\n", header=("text", "label")) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_end, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def refusal(error_type: type[UserError], call, *args, **kwargs) -> str:
+    """The refusal's message, checked to be one sentence for a person."""
+    with pytest.raises(error_type) as caught:
+        call(*args, **kwargs)
+    message = str(caught.value)
+    assert isinstance(caught.value, UserError)
+    assert "\n" not in message and message[0].isupper() and message.endswith("."), message
+    assert "Traceback" not in message and "Error" not in message.split(":")[0], message
+    return message
+
+
+def table_rows(table: Table) -> list[tuple[str, ...]]:
+    return [tuple(row) for row in table.frame.itertuples(index=False)]
+
+
+def separable_dataset(rows: int = 160, seed: int = 0) -> Dataset:
+    """Two classes told apart by one sentiment word among neutral filler."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "a", "of", "film", "this", "and", "it", "was", "is", "very", "really", "quite"]
+    cue = {
+        "neg": ["bad", "awful", "hate", "terrible", "boring"],
+        "pos": ["good", "great", "love", "excellent", "wonderful"],
+    }
+    names = ("neg", "pos")
+    texts, labels = [], []
+    for i in range(rows):
+        label = names[i % 2]
+        tokens = [*rng.choice(filler, 5), rng.choice(cue[label])]
+        rng.shuffle(tokens)
+        texts.append(" ".join(tokens))
+        labels.append(label)
+    ids = np.array([names.index(label) for label in labels], dtype=np.int64)
+    return Dataset(texts=tuple(texts), labels=tuple(labels), class_names=names, label_ids=ids, notes=())
+
+
+def train_on_page(app, timeout: float = 300) -> None:
+    """Click Train on the training page (AppTest) and run the page again until the run has ended:
+    the training is a job in a worker process, which AppTest's fragments do not follow by themselves."""
+    app.button(key="train_start").click().run()
+    deadline = time.monotonic() + timeout
+    while "job_train" in app.session_state:
+        if time.monotonic() > deadline:
+            raise AssertionError("the training did not finish")
+        time.sleep(0.5)
+        app.run()
+
+
+def result_zip(app) -> bytes:
+    """The finished run's model zip, as the page's download button gives it."""
+    from bertviz_core.model.bundle import zip_folder
+
+    return zip_folder(app.session_state["train_result"].saved.folder)

@@ -1,0 +1,165 @@
+"""The local job pool with stand-in jobs (no TensorFlow): bounds, queue, stops, crashes, owners.
+
+Every assertion is on outcomes (states, order, sentences, which process ran what), never on
+absolute times, so the tests hold on a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+from bertviz_core.errors import MemoryGuardError
+from bertviz_core.jobs.local import LocalPool
+from bertviz_core.jobs.protocol import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobRequest
+
+WAIT = 60  # seconds a job may take here, on the busiest machine
+
+
+def probe(memory_mb: int = 50, owner: str = "", interactive: bool = False, **inputs) -> JobRequest:
+    return JobRequest("probe", inputs, memory_mb=memory_mb, owner=owner, interactive=interactive, expected_seconds=2)
+
+
+@pytest.fixture
+def make_pool():
+    pools = []
+
+    def make(**options) -> LocalPool:
+        options.setdefault("budget_mb", 100_000)
+        pools.append(LocalPool(**options))
+        return pools[-1]
+
+    yield make
+    for pool in pools:
+        pool.shutdown()
+
+
+def until(condition, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.05)
+
+
+def test_jobs_run_in_worker_processes_and_report_in_order(make_pool) -> None:
+    pool = make_pool(max_workers=2)
+    job = pool.submit(probe(steps=4, seconds=0.05))
+    snapshot = job.wait(WAIT)
+    assert snapshot.state == DONE and snapshot.result["steps"] == 4
+    assert [event["step"] for event in snapshot.events] == [1, 2, 3, 4]
+    assert snapshot.result["pid"] != os.getpid()
+
+
+def test_no_more_jobs_run_at_once_than_workers(make_pool) -> None:
+    pool = make_pool(max_workers=2)
+    jobs = [pool.submit(probe(steps=6, seconds=0.1)) for _ in range(5)]
+    most = 0
+    while not all(job.snapshot().is_over for job in jobs):
+        most = max(most, sum(job.snapshot().state == RUNNING for job in jobs))
+        time.sleep(0.02)
+    assert most == 2
+    assert all(job.snapshot().state == DONE for job in jobs)
+    assert len({job.snapshot().result["pid"] for job in jobs}) <= 2 + 1  # workers are reused
+
+
+def test_the_queue_knows_each_place_and_short_jobs_go_first(make_pool) -> None:
+    pool = make_pool(max_workers=1)
+    first = pool.submit(probe(steps=20, seconds=0.1))
+    until(lambda: first.snapshot().state == RUNNING)
+    second, third = pool.submit(probe(steps=1)), pool.submit(probe(steps=1))
+    quick = pool.submit(probe(steps=1, interactive=True))
+    until(lambda: quick.snapshot().place_in_line == 1)
+    assert [job.snapshot().place_in_line for job in (quick, second, third)] == [1, 2, 3]
+    waits = [job.snapshot().wait_seconds for job in (quick, second, third)]
+    assert waits == sorted(waits) and waits[0] > 0
+    for job in (first, second, third, quick):
+        job.wait(WAIT)
+    assert quick.snapshot().started < second.snapshot().started < third.snapshot().started
+
+
+def test_a_job_starts_only_when_its_memory_fits_beside_the_others(make_pool) -> None:
+    server_mb = psutil.Process().memory_info().rss / 2**20
+    pool = make_pool(max_workers=2, budget_mb=int(server_mb + 700))  # room for one 400 MB job
+    first = pool.submit(probe(memory_mb=400, steps=10, seconds=0.1))
+    second = pool.submit(probe(memory_mb=400, steps=1))
+    until(lambda: first.snapshot().state == RUNNING)
+    assert second.snapshot().state == QUEUED and second.snapshot().place_in_line == 1
+    assert second.wait(WAIT).state == DONE
+    assert second.snapshot().started >= first.snapshot().finished
+
+
+def test_a_job_that_could_never_fit_is_refused_at_once_in_one_sentence(make_pool) -> None:
+    pool = make_pool(budget_mb=500)
+    with pytest.raises(MemoryGuardError) as refusal:
+        pool.submit(probe(memory_mb=5000))
+    message = str(refusal.value)
+    assert "5,000 MB" in message and "500 MB" in message and message.endswith(".") and "\n" not in message
+
+
+def test_stop_removes_a_queued_job_and_ends_a_running_one_keeping_what_it_has(make_pool) -> None:
+    pool = make_pool(max_workers=1)
+    running = pool.submit(probe(steps=200, seconds=0.05))
+    queued = pool.submit(probe(steps=1))
+    until(lambda: len(running.snapshot().events) >= 2)
+    queued.stop()
+    assert queued.wait(WAIT).state == STOPPED and queued.snapshot().started is None
+    running.stop()
+    snapshot = running.wait(WAIT)
+    assert snapshot.state == DONE and snapshot.result["stopped"] and snapshot.result["steps"] < 200
+
+
+def test_a_worker_that_dies_fails_its_job_alone_with_a_sentence(make_pool) -> None:
+    pool = make_pool(max_workers=2)
+    healthy = pool.submit(probe(steps=10, seconds=0.1))
+    doomed = pool.submit(probe(steps=2, seconds=0.05, crash=True))
+    assert doomed.wait(WAIT).state == FAILED
+    assert "ran out of memory" in doomed.snapshot().error
+    assert healthy.wait(WAIT).state == DONE
+    assert pool.submit(probe(steps=1)).wait(WAIT).state == DONE  # and the pool goes on
+
+
+def test_a_jobs_own_refusal_is_its_sentence(make_pool) -> None:
+    job = make_pool().submit(probe(fail="The rows are too few; add rows."))
+    assert job.wait(WAIT).state == FAILED and job.snapshot().error == "The rows are too few; add rows."
+
+
+def test_jobs_of_a_visitor_who_left_are_stopped(make_pool) -> None:
+    present = {"alice": True, "bob": True}
+    pool = make_pool(max_workers=1, owner_alive=present.get)
+    alices = pool.submit(probe(owner="alice", steps=400, seconds=0.05))
+    bobs_queued = pool.submit(probe(owner="bob", steps=1))
+    until(lambda: alices.snapshot().state == RUNNING)
+    present["alice"] = False
+    assert alices.wait(WAIT).result["stopped"]
+    assert bobs_queued.wait(WAIT).state == DONE  # bob is still here: his job runs next
+    present["bob"] = False
+    gone = pool.submit(probe(owner="bob", steps=1, seconds=0))
+    assert gone.wait(WAIT).state in (STOPPED, DONE)
+
+
+def test_idle_workers_end_and_give_their_memory_back(make_pool) -> None:
+    pool = make_pool(max_workers=2, idle_seconds=1)
+    jobs = [pool.submit(probe(steps=2, seconds=0.1, hold_mb=50)) for _ in range(2)]
+    pids = {job.wait(WAIT).result["pid"] for job in jobs}
+    until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids))
+    assert pool.status().workers == 0
+
+
+def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
+    pool = make_pool()
+    job = pool.submit(probe(steps=40, seconds=0.05))
+    until(lambda: len(job.snapshot().events) >= 1)
+    (pid,) = pool.worker_pids()
+    assert psutil.Process(pid).nice() > psutil.Process().nice()
+    job.stop()
+
+
+def test_a_job_over_its_time_limit_is_stopped(make_pool) -> None:
+    pool = make_pool()
+    job = pool.submit(JobRequest("probe", {"steps": 1000, "seconds": 0.05}, memory_mb=50, time_limit_seconds=1))
+    snapshot = job.wait(WAIT)
+    assert snapshot.state == DONE and snapshot.result["stopped"] and snapshot.result["steps"] < 1000

@@ -1,0 +1,159 @@
+"""The classifier and its training: keras-bert's encoder, a [CLS] head, early stopping, stopping."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bertviz_core.arithmetic import costs
+from bertviz_core.data.rows import Dataset, stratified_split
+from bertviz_core.errors import TrainingError
+from bertviz_core.model.classifier import build_classifier, predict_labels, predict_proba
+from bertviz_core.model.training import EPOCH_KEYS, train_classifier
+from bertviz_core.settings import TrainSettings
+from tests.helpers import separable_dataset
+from tests.model.conftest import FAST, TINY
+
+pytestmark = pytest.mark.slow
+
+
+# --- model and memory guard ---------------------------------------------------------------------
+def test_model_is_keras_bert_encoder_with_extract_and_softmax_head_and_no_lambda():
+    model = build_classifier(TINY, num_classes=3, seed=1)
+    names = [layer.name for layer in model.layers]
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "Lambda" not in kinds
+    assert [tensor.name.split(":")[0] for tensor in model.inputs] == ["Input-Token", "Input-Segment"]
+    assert names[-2:] == ["Extract", "Classifier"]
+    assert {
+        "Embedding-Token",
+        "Embedding-Position",
+        "Encoder-1-MultiHeadSelfAttention",
+        "Encoder-1-FeedForward-Norm",
+    } <= set(names)
+    assert not any(name.startswith(("MLM", "NSP")) for name in names)
+    assert model.output_shape == (None, 3)
+    assert model.get_layer("Classifier").get_config()["activation"] == "softmax"
+    assert model.count_params() == costs.classifier_params(TINY, 3)
+    assert model.trainable_weights  # get_model(training=False) alone would freeze everything
+
+
+def test_one_class_is_refused():
+    dataset = separable_dataset(20)
+    one_class = Dataset(dataset.texts, dataset.labels, ("pos",), np.zeros(20, dtype=np.int64), ())
+    with pytest.raises(TrainingError, match="two"):
+        train_classifier(one_class, TINY, FAST)
+
+
+# --- training -----------------------------------------------------------------------------------
+def test_training_beats_the_majority_baseline(trained):
+    metrics = trained.metrics
+    assert metrics["val_accuracy"] > metrics["majority_baseline"] + 0.2
+    assert metrics["macro_f1"] > 0.6
+    assert sum(map(sum, metrics["confusion_matrix"])) == metrics["val_samples"] == 32
+    assert [row["class"] for row in metrics["per_class"]] == ["neg", "pos"]
+    assert metrics["history"] and all(set(EPOCH_KEYS) <= set(record) for record in metrics["history"])
+    assert all(record["samples_per_second"] > 0 for record in metrics["history"])
+    assert metrics["tokens"]["token_lengths"] == [8] * 128
+    assert trained.config.encoder_only and trained.class_names == ("neg", "pos")
+    json.dumps(metrics, allow_nan=False)
+
+
+def test_predictions_are_probabilities_in_class_order(trained):
+    probabilities = predict_proba(trained, ["this film was great", "awful and boring", "zzz unknown"])
+    assert probabilities.shape == (3, 2)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert predict_labels(trained, ["really good good good", "bad bad awful"]) == ["pos", "neg"]
+
+
+class StopAfter:
+    """Progress object: asks to stop after ``batches`` batches, records what it was told."""
+
+    def __init__(self, batches: int):
+        self.batches = batches
+        self.seen: list[tuple[int, int, int]] = []
+        self.epochs: list[dict] = []
+
+    def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None:
+        self.seen.append((epoch, batch, batches_per_epoch))
+
+    def on_epoch_end(self, record: dict) -> None:
+        self.epochs.append(record)
+
+    def should_stop(self) -> bool:
+        return len(self.seen) >= self.batches
+
+
+def _val_loss(bundle, dataset: Dataset, settings: TrainSettings) -> float:
+    _, val_idx = stratified_split(dataset.label_ids, settings.val_share, settings.seed)
+    probabilities = predict_proba(bundle, [dataset.texts[i] for i in val_idx])
+    picked = probabilities[np.arange(len(val_idx)), dataset.label_ids[val_idx]]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+
+
+def test_should_stop_ends_mid_epoch_and_keeps_the_best_completed_epoch():
+    dataset = separable_dataset()
+    settings = TrainSettings(epochs=10, batch_size=8, learning_rate=0.005, patience=10)
+    batches_per_epoch = 16  # 128 training rows / 8
+    progress = StopAfter(2 * batches_per_epoch + 3)
+    bundle = train_classifier(dataset, TINY, settings, progress)
+    history = bundle.metrics["history"]
+    assert len(history) == 2 and progress.epochs == history  # the cut third epoch is not recorded
+    assert progress.seen[0] == (1, 1, batches_per_epoch) and progress.seen[-1] == (3, 3, batches_per_epoch)
+    assert bundle.metrics["stopped_by_user"] and not bundle.metrics["stopped_early"]
+    best = min(history, key=lambda record: record["val_loss"])
+    assert bundle.metrics["best_epoch"] == best["epoch"]
+    # The weights kept are the best epoch's: their validation loss is that epoch's, not the cut epoch's.
+    assert _val_loss(bundle, dataset, settings) == pytest.approx(best["val_loss"], rel=1e-3, abs=1e-4)
+
+
+def test_stop_before_the_first_epoch_ends_is_a_sentence():
+    with pytest.raises(TrainingError, match="before the first epoch finished"):
+        train_classifier(separable_dataset(), TINY, FAST, StopAfter(1))
+
+
+def test_two_trainings_have_their_own_models():
+    first = train_classifier(separable_dataset(40, seed=1), TINY, TrainSettings(epochs=1, batch_size=8))
+    second = train_classifier(
+        separable_dataset(40, seed=2), TINY, TrainSettings(epochs=1, batch_size=8, seed=3)
+    )
+    assert first.model is not second.model
+    assert not np.array_equal(first.model.get_weights()[0], second.model.get_weights()[0])
+
+
+def test_history_has_no_nan_even_when_training_diverges():
+    settings = TrainSettings(epochs=2, batch_size=8, learning_rate=1.0)
+    try:
+        bundle = train_classifier(separable_dataset(40), TINY, settings)
+    except TrainingError as error:
+        assert "learning rate" in str(error)
+        return
+    for record in bundle.metrics["history"]:
+        assert all(value is None or math.isfinite(value) for value in record.values())
+
+
+def test_two_sessions_can_train_at_the_same_time():
+    """Streamlit runs each session in a thread: two trainings in one process must not interfere."""
+    import threading
+
+    results: dict[int, object] = {}
+
+    def run(seed: int) -> None:
+        try:
+            results[seed] = train_classifier(separable_dataset(seed=seed), TINY, FAST)
+        except Exception as error:  # reported below; a thread's exception would otherwise vanish
+            results[seed] = error
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (11, 12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert set(results) == {11, 12}
+    for bundle in results.values():
+        assert not isinstance(bundle, Exception), repr(bundle)
+        assert bundle.metrics["val_accuracy"] > bundle.metrics["majority_baseline"]
+    assert results[11].model is not results[12].model

@@ -1,0 +1,258 @@
+"""The "Train a classifier" page, run headless with Streamlit's AppTest.
+
+Training tests use a tiny model (one 32-wide layer, 32 tokens) for two epochs so the whole file
+stays well under two minutes; the first run of the session also pays for importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.model import runtime as tf_runtime
+from bertviz_ui.session import SharedModel
+from tests.helpers import result_zip, train_on_page
+
+pytestmark = [
+    pytest.mark.slow,
+    # bundle.export_zip saves .h5 on purpose (keras_bert.get_custom_objects() loads it).
+    pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file:UserWarning"),
+]
+
+TIMEOUT_S = 180
+GOOD_CSV = (
+    "review,stars,sentiment\n"
+    + "".join(f"I loved the blender {i},5,happy\n" for i in range(12))
+    + "".join(f"The kettle broke on day {i},1,sad\n" for i in range(12))
+).encode()
+
+
+@pytest.fixture
+def page(repo_root) -> AppTest:
+    app = AppTest.from_file(str(repo_root / "pages" / "train.py"), default_timeout=TIMEOUT_S)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def upload(page: AppTest, name: str, content: bytes) -> AppTest:
+    page.radio(key="train_source").set_value("My CSV file").run()
+    page.file_uploader(key="train_upload").set_value((name, content, "text/csv")).run()
+    assert not page.exception
+    return page
+
+
+def make_tiny(page: AppTest) -> AppTest:
+    for key, value in (
+        ("train_model_embed_dim", 32),
+        ("train_model_ff_dim", 64),
+        ("train_model_layers", 1),
+        ("train_model_seq_len", 32),
+        ("train_epochs", 2),
+    ):
+        page.number_input(key=key).set_value(value)
+    page.run()
+    assert not page.exception
+    return page
+
+
+def chart_specs(page: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in page.get("plotly_chart")]
+
+
+def chart_titled(page: AppTest, title: str) -> dict:
+    return next(spec for spec in chart_specs(page) if spec["layout"].get("title", {}).get("text") == title)
+
+
+def test_page_opens_on_a_sample_with_guessed_columns_and_preview(page):
+    assert not page.error
+    assert page.selectbox(key="train_sample").value == "reviews"
+    text_box, label_box = page.selectbox[1], page.selectbox[2]
+    assert (text_box.label, text_box.value) == ("Text column", "text")
+    assert (label_box.label, label_box.value) == ("Label column", "label")
+    preview = page.dataframe[0].value
+    assert list(preview.columns) == ["text", "label"]
+    assert 0 < len(preview) <= 20
+    assert any("1,600 rows read" in caption.value for caption in page.caption)
+    chart_titles = [spec["layout"].get("title", {}).get("text", "") for spec in chart_specs(page)]
+    assert "Class balance" in chart_titles
+    assert any(title.startswith("Text length in tokens") for title in chart_titles)
+    assert page.button(key="train_start")
+
+
+def test_switching_samples_changes_the_classes(page):
+    page.selectbox(key="train_sample").set_value("headlines").run()
+
+    assert not page.exception
+    balance = chart_titled(page, "Class balance")
+    assert balance["data"][0]["x"] == ["food", "sports", "technology", "weather"]
+
+
+def test_uploaded_csv_is_previewed_with_its_columns_guessed(page):
+    upload(page, "mine.csv", GOOD_CSV)
+
+    assert not page.error
+    assert page.selectbox[0].value == "review"
+    assert page.selectbox[1].value == "sentiment"
+    assert list(page.dataframe[0].value.columns) == ["review", "stars", "sentiment"]
+    assert any("24 rows read" in caption.value for caption in page.caption)
+
+
+def test_changing_the_label_column_to_a_unique_id_is_refused_in_one_sentence(page):
+    csv = b"id,text,label\n" + b"".join(f"{i},text number {i},{'ab'[i % 2]}\n".encode() for i in range(10))
+    upload(page, "ids.csv", csv)
+    page.selectbox[1].set_value("id").run()
+
+    assert not page.exception
+    assert len(page.error) == 1
+    assert "looks like an id" in page.error[0].value
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "is empty"),
+        ("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "PNG image"),
+        ("blob.csv", bytes(range(256)) * 8, "binary file"),
+        (
+            "one_class.csv",
+            b"text,label\nhello there,greeting\nhi you,greeting\nhey all,greeting\n",
+            "only one class",
+        ),
+    ],
+)
+def test_bad_files_show_one_error_sentence_and_the_page_keeps_working(page, name, content, expected):
+    upload(page, name, content)
+
+    assert len(page.error) == 1
+    assert expected in page.error[0].value
+    assert not page.get("button") or not any(button.key == "train_start" for button in page.button)
+
+    # Another file works right after.
+    page.file_uploader(key="train_upload").set_value(("good.csv", GOOD_CSV, "text/csv")).run()
+    assert not page.exception
+    assert not page.error
+    assert list(page.dataframe[0].value.columns) == ["review", "stars", "sentiment"]
+
+    # And so does going back to a sample.
+    page.radio(key="train_source").set_value("A sample data set").run()
+    assert not page.error
+    assert page.selectbox(key="train_sample").value == "reviews"
+
+
+def test_a_model_too_big_to_train_is_refused_before_training(page):
+    page.number_input(key="train_model_embed_dim").set_value(2048)
+    page.number_input(key="train_model_layers").set_value(24)
+    page.number_input(key="train_model_ff_dim").set_value(8192)
+    page.run()
+
+    assert not page.exception
+    assert len(page.error) == 1
+    assert "would need about" in page.error[0].value
+    assert not any(button.key == "train_start" for button in page.button)
+
+
+def test_heads_offered_divide_the_embedding_dimension(page):
+    page.number_input(key="train_model_embed_dim").set_value(96).run()
+
+    heads = page.selectbox(key="train_model_heads")
+    assert heads.options == ["1", "2", "3", "4", "6", "8", "12", "16", "24", "32", "48"]
+    assert int(heads.value) == 2
+
+
+def test_the_explorers_bert_base_is_not_offered_and_the_page_says_why(page):
+    page.session_state["shared_model"] = SharedModel(ModelConfig(), "explorer")
+    page.run()
+
+    assert not page.exception
+    assert not any(button.key == "train_use_explorer" for button in page.button)
+    assert any(
+        "would need about" in caption.value and "MB to train" in caption.value for caption in page.caption
+    )
+
+
+def test_a_small_explorer_model_can_be_taken_over(page):
+    page.session_state["shared_model"] = SharedModel(
+        ModelConfig(vocab=1000, seq_len=36, pos_num=36, embed_dim=6, heads=1, layers=3, ff_dim=48), "explorer"
+    )
+    page.run()
+    page.button(key="train_use_explorer").click().run()
+
+    assert not page.exception
+    assert page.number_input(key="train_model_embed_dim").value == 6
+    assert page.number_input(key="train_model_seq_len").value == 36
+    assert page.number_input(key="train_model_layers").value == 3
+    assert int(page.selectbox(key="train_model_heads").value) == 1
+
+
+def test_training_shows_results_and_prediction_gives_probabilities(page):
+    make_tiny(page)
+    train_on_page(page)
+
+    assert not page.exception
+    assert not page.error
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert metrics["Validation accuracy"].endswith("%")
+    assert "Macro F1" in metrics
+    baseline = float(metrics["Majority-class baseline"].rstrip("%"))
+    assert 45 <= baseline <= 55  # the reviews sample is nearly balanced
+    assert page.success or page.warning  # the verdict against the baseline, either way
+    specs = chart_specs(page)
+    (confusion,) = [spec for spec in specs if spec["data"][0]["type"] == "heatmap"]
+    assert confusion["data"][0]["x"] == ["negative", "positive"]
+    assert sum(map(sum, confusion["data"][0]["z"])) == 320  # 20 % of 1,600 rows
+    curves = next(spec for spec in specs if spec["layout"].get("annotations", [{}])[0].get("text") == "Loss")
+    assert curves["data"][0]["x"] == [1, 2]
+    assert [button.label for button in page.get("download_button")] == [
+        "Model (zip)",
+        "Metrics (CSV)",
+        "History (CSV)",
+    ]
+
+    page.text_input(key="train_predict_text").input("The toaster is wonderful and solid").run()
+    assert not page.exception
+    assert any(markdown.value.startswith("Predicted class:") for markdown in page.markdown)
+    probabilities = chart_titled(page, "Class probabilities")
+    assert probabilities["data"][0]["y"] == ["negative", "positive"]
+    assert sum(probabilities["data"][0]["x"]) == pytest.approx(1.0, abs=1e-5)
+
+    # The exported zip's model.h5 loads with keras-bert's custom objects alone and predicts the same.
+    archive = zipfile.ZipFile(io.BytesIO(result_zip(page)))
+    assert {"model.h5", "vocab.txt", "labels.json", "config.json", "metrics.json"} <= set(archive.namelist())
+    tf, keras_bert = tf_runtime.tensorflow(), tf_runtime.keras_bert()
+    with tempfile.TemporaryDirectory() as folder:
+        path = archive.extract("model.h5", folder)
+        loaded = tf.keras.models.load_model(
+            path, custom_objects=keras_bert.get_custom_objects(), compile=False
+        )
+    assert loaded.output_shape == (None, 2)
+    assert "Lambda" not in {type(layer).__name__ for layer in loaded.layers}
+
+    # Results stay in the session when the data changes.
+    page.selectbox(key="train_sample").set_value("headlines").run()
+    assert not page.exception
+    assert "Validation accuracy" in {metric.label for metric in page.metric}
+
+
+def test_settings_survive_a_visit_to_the_explorer(repo_root):
+    app = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT_S)
+    app.run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    app.number_input(key="train_epochs").set_value(3)
+    app.selectbox(key="train_sample").set_value("headlines")
+    app.run()
+
+    app.switch_page("pages/explorer.py").run()
+    assert not app.exception
+    app.switch_page("pages/train.py").run()
+
+    assert not app.exception
+    assert app.number_input(key="train_epochs").value == 3
+    assert app.selectbox(key="train_sample").value == "headlines"
