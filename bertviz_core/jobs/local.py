@@ -18,6 +18,7 @@ admits queued jobs. Pages only submit, read snapshots and stop.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -97,6 +98,7 @@ class LocalPool:
         idle_seconds: float = 20.0,
         owner_alive: Callable[[str], bool] | None = None,
         environment: dict[str, str] | None = None,
+        log_path: str | Path | None = None,
     ) -> None:
         from bertviz_core.memory import memory_budget_mb
 
@@ -113,6 +115,7 @@ class LocalPool:
         self._wake_reader.setblocking(False)
         self._closed = False
         self._server = psutil.Process()
+        self._log = JobLog(log_path)
         self._dispatcher = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
         self._dispatcher.start()
 
@@ -140,6 +143,7 @@ class LocalPool:
             self._queue.append(job)
             self._queue.sort(key=lambda queued: not queued.request.interactive)  # stable: arrival order kept
             self._estimate_waits()
+            self._log.write("queued", job, place=job.place_in_line, memory_mb=request.memory_mb)
         self._wake()
         return job
 
@@ -176,14 +180,14 @@ class LocalPool:
         with self._lock:
             self._closed = True
             for job in self._queue:
-                job.finish(STOPPED, error="The app is shutting down.")
+                self._finish(job, STOPPED, error="The app is shutting down.")
             self._queue.clear()
         self._wake()
         self._dispatcher.join(timeout)
         with self._lock:
             for worker in self._workers:
                 if worker.job is not None:
-                    worker.job.finish(STOPPED, error="The app is shutting down.")
+                    self._finish(worker.job, STOPPED, error="The app is shutting down.")
                 _end_process(worker.process)
             self._workers.clear()
 
@@ -192,7 +196,7 @@ class LocalPool:
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
-                job.finish(STOPPED, error="Stopped before it started.")
+                self._finish(job, STOPPED, error="Stopped before it started.")
                 self._estimate_waits()
                 return
             for worker in self._workers:
@@ -254,9 +258,16 @@ class LocalPool:
             job = worker.job
             worker.job, worker.stop_sent, worker.idle_since = None, None, time.monotonic()
             if kind == "done":  # also a training stopped by request: it keeps its best epoch
-                job.finish(DONE, result=message[2])
+                self._finish(job, DONE, result=message[2])
             else:
-                job.finish(STOPPED if job.stop_requested else FAILED, error=message[2])
+                self._finish(job, STOPPED if job.stop_requested else FAILED, error=message[2])
+
+    def _finish(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
+        job.finish(state, result=result, error=error)
+        snapshot = job.snapshot()
+        self._log.write("finished", job, state=snapshot.state, error=snapshot.error,
+                        seconds=round(snapshot.finished - (snapshot.started or snapshot.submitted), 2),
+                        stopped=bool((result or {}).get("stopped") or (result or {}).get("metrics", {}).get("stopped_by_user")))  # fmt: skip
 
     def _send(self, worker: _Worker, message: tuple) -> None:
         with contextlib.suppress(OSError, ValueError):  # the worker is gone: _reap sees it
@@ -272,10 +283,16 @@ class LocalPool:
                 worker.connection.close()
                 self._workers.remove(worker)
             elif worker.job is not None and worker.stop_sent and now - worker.stop_sent > STOP_GRACE_SECONDS:
-                worker.job.finish(STOPPED, error="The job did not stop in time, so its worker was ended.")
+                self._finish(
+                    worker.job, STOPPED, error="The job did not stop in time, so its worker was ended."
+                )
                 worker.job = None
                 _end_process(worker.process, wait_seconds=0)
-            elif worker.job is None and worker.exit_sent is None and now - worker.idle_since >= self.idle_seconds:
+            elif (
+                worker.job is None
+                and worker.exit_sent is None
+                and now - worker.idle_since >= self.idle_seconds
+            ):
                 self._send(worker, ("exit",))
                 worker.exit_sent = now
             elif worker.exit_sent is not None and now - worker.exit_sent > EXIT_GRACE_SECONDS:
@@ -285,10 +302,11 @@ class LocalPool:
         job = worker.job
         worker.job = None
         if job.stop_requested:
-            job.finish(STOPPED, error="Stopped.")
+            self._finish(job, STOPPED, error="Stopped.")
             return
         how = f"was killed (signal {-code})" if code < 0 else f"ended with exit code {code}"
-        job.finish(
+        self._finish(
+            job,
             FAILED,
             error=f"The worker process running this job {how}, most likely because it ran out of memory; "
             "try a smaller model or batch, or try again when fewer people are training.",
@@ -309,7 +327,7 @@ class LocalPool:
                 continue
             for job in [job for job in self._queue if job.request.owner == owner]:
                 self._queue.remove(job)
-                job.finish(STOPPED, error="Its visitor left before it started.")
+                self._finish(job, STOPPED, error="Its visitor left before it started.")
             for worker in self._workers:
                 if worker.job is not None and worker.job.request.owner == owner and worker.stop_sent is None:
                     worker.job.stop_requested = True
@@ -360,7 +378,9 @@ class LocalPool:
         """Start queued jobs in order while a slot and the memory are free (the first that does
         not fit waits, and so does everyone behind it: places in line stay true)."""
         while self._queue and not self._closed:
-            busy = [worker for worker in self._workers if worker.job is not None or worker.exit_sent is not None]
+            busy = [
+                worker for worker in self._workers if worker.job is not None or worker.exit_sent is not None
+            ]
             if len(busy) >= self.max_workers:
                 return
             job = self._queue[0]
@@ -377,6 +397,9 @@ class LocalPool:
                 self._workers.append(worker)
             worker.job, worker.stop_sent = job, None
             job.mark_running()
+            self._log.write(
+                "started", job, pid=worker.pid, warm=idle is not None, held_mb=round(self._held_mb())
+            )
             if worker.ready:
                 self._send(worker, ("run", job.id, job.request.kind, job.request.inputs))
 
@@ -408,6 +431,31 @@ class LocalPool:
             job.mark_queued(place, start)
             slots.append(start + job.request.expected_seconds)
             slots.sort()
+
+
+class JobLog:
+    """Optional JSON lines, one per job event (``BERTVIZ_JOBS_LOG``): for operators and benchmarks.
+
+    Only ids, kinds, states, times and sizes: never a visitor's data or sentences about it beyond
+    the job's own error sentence.
+    """
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self._lock = threading.Lock()
+
+    def write(self, event: str, job: Job, **fields) -> None:
+        if self.path is None:
+            return
+        line = {
+            "time": round(time.time(), 3),
+            "event": event,
+            "job": job.id,
+            "kind": job.request.kind,
+            **fields,
+        }
+        with self._lock, contextlib.suppress(OSError), self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
 
 
 def _seconds_left(job: Job) -> float:

@@ -50,7 +50,9 @@ def training_request(
     )
 
 
-def prediction_request(folder: Path, texts: list[str], config: ModelConfig, classes: int, owner: str = "") -> JobRequest:
+def prediction_request(
+    folder: Path, texts: list[str], config: ModelConfig, classes: int, owner: str = ""
+) -> JobRequest:
     return JobRequest(
         kind=PREDICT,
         inputs={"folder": str(folder), "texts": list(texts)},

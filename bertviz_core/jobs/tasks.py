@@ -112,7 +112,9 @@ def predict(inputs: dict[str, Any], progress: Progress) -> dict:
     try:
         key = (str(folder), (folder / MODEL_FILE).stat().st_mtime)
     except OSError:
-        raise JobError("The trained model's files are gone (it expired or was replaced); train it again.") from None
+        raise JobError(
+            "The trained model's files are gone (it expired or was replaced); train it again."
+        ) from None
     with _loaded_lock:
         bundle = _LOADED.get(key)
         if bundle is None:
@@ -133,7 +135,7 @@ def probe(inputs: dict[str, Any], progress: Progress) -> dict:
     kernel's out-of-memory killer would).
     """
     held = bytearray(int(inputs.get("hold_mb", 0)) * 1024 * 1024)
-    held[:: 4096] = b"x" * len(held[:: 4096])  # touch every page, so it is resident
+    held[::4096] = b"x" * len(held[::4096])  # touch every page, so it is resident
     done = 0
     for step in range(int(inputs.get("steps", 1))):
         if progress.should_stop():

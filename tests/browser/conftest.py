@@ -18,6 +18,7 @@ Every test in this folder is marked ``slow``. Without Chromium the tests are ski
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -111,8 +112,10 @@ def _stop_process_group(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def serve_app(log_path: Path) -> Iterator[str]:
-    """Run ``streamlit run app.py`` from the repository root on a free port; yield its base URL."""
+def serve_app(log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``streamlit run app.py`` from the repository root on a free port; yield its base URL.
+
+    ``env`` adds environment variables for this server (the job pool's settings, for example)."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
@@ -124,6 +127,7 @@ def serve_app(log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -148,11 +152,28 @@ def serve_app(log_path: Path) -> Iterator[str]:
         _stop_process_group(process)
 
 
+JOBS_LOG = "jobs.jsonl"
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One app server for the whole browser-test session."""
-    with serve_app(tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
+def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's app server writes its log and its job log (``read_jobs_log``)."""
+    return tmp_path_factory.mktemp("streamlit")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_folder: Path) -> Iterator[str]:
+    """One app server for the whole browser-test session; idle workers leave after 5 s."""
+    environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG), "BERTVIZ_WORKER_IDLE_SECONDS": "5"}
+    with serve_app(app_folder / "server.log", env=environment) as base_url:
         yield base_url
+
+
+def read_jobs_log(path: Path) -> list[dict]:
+    """The job pool's events so far (one JSON object per line)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

@@ -80,12 +80,11 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
     make_tiny(page, wait_for_run, finished_runs, epochs=2)
-    before = finished_runs(page)
     page.locator(".st-key-train_start button").click()
-    wait_for_run(page, after=before, timeout_ms=TRAINING_TIMEOUT_MS)
-
+    # The training is a job in a worker process; the page follows it and shows the results.
     confusion = page.locator(".st-key-train_confusion")
-    confusion.wait_for()
+    confusion.wait_for(timeout=TRAINING_TIMEOUT_MS)
+    wait_for_run(page)
     assert "Confusion matrix" in confusion.inner_text()
     assert main.get_by_text("Validation accuracy", exact=True).count() == 1
     assert main.get_by_text("Majority-class baseline", exact=True).count() == 1
@@ -125,15 +124,14 @@ def test_stop_keeps_the_best_epoch_so_far(page, wait_for_run, finished_runs, wai
     make_tiny(page, wait_for_run, finished_runs, epochs=60)
     set_number(page, "train_patience", 60, wait_for_run, finished_runs)
 
-    before = finished_runs(page)
     page.locator(".st-key-train_start button").click()
     # After two epochs or more, stop.
     wait_for_epochs(page, 2, TRAINING_TIMEOUT_MS)
     page.locator(".st-key-train_stop button").click()
-    wait_for_run(page, after=before, timeout_ms=TRAINING_TIMEOUT_MS)
 
     stopped = page.get_by_text("Training was stopped after")
-    stopped.wait_for()
+    stopped.wait_for(timeout=TRAINING_TIMEOUT_MS)
+    wait_for_run(page)
     complete = int(stopped.inner_text().split("after ")[1].split(" ")[0])
     assert 2 <= complete < 60
     page.locator(".st-key-train_confusion").wait_for()
@@ -155,17 +153,41 @@ def test_two_tabs_train_at_once_without_seeing_each_other(page, another_page, wa
     )
     wait_for_run(first, after=before)
 
-    started = {tab: finished_runs(tab) for tab in (first, second)}
     first.locator(".st-key-train_start button").click()
     second.locator(".st-key-train_start button").click()
     for tab in (first, second):
-        wait_for_run(tab, after=started[tab], timeout_ms=TRAINING_TIMEOUT_MS)
+        tab.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)
+        wait_for_run(tab)
 
     # Each tab shows its own data's classes in its own confusion matrix.
     first_matrix = first.locator(".st-key-train_confusion").inner_text()
     second_matrix = second.locator(".st-key-train_confusion").inner_text()
     assert "good" in first_matrix and "positive" not in first_matrix
     assert "positive" in second_matrix and "good" not in second_matrix
+
+
+def test_leaving_the_page_mid_training_leaves_the_training_running(
+    page, wait_for_run, finished_runs, wait_for_epochs
+):
+    """The run belongs to the visitor, not to the page: a look at the explorer does not stop it."""
+    open_train_page(page, wait_for_run)
+    make_tiny(page, wait_for_run, finished_runs, epochs=4)
+    set_number(page, "train_patience", 4, wait_for_run, finished_runs)
+    page.locator(".st-key-train_start button").click()
+    wait_for_epochs(page, 1, TRAINING_TIMEOUT_MS)
+
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Model size explorer").click()
+    page.get_by_role("heading", name="Model size explorer").wait_for()
+    wait_for_run(page)
+    page.wait_for_timeout(1500)  # a moment away: the training goes on meanwhile
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Train a classifier").click()
+    page.get_by_role("heading", name="Train a classifier").wait_for()
+
+    page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    wait_for_run(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "Training was stopped after" not in main
+    assert "Validation accuracy" in main
 
 
 def save_screenshot(page, path: Path) -> None:
