@@ -27,6 +27,10 @@ DEFAULT_BUDGET_MB = 2000
 # initialisers' temporaries). The guard rounds both up.
 TF_BASELINE_MB = 700
 BUILD_BYTES_PER_PARAM = 5.0
+# Of a TensorFlow process's resident memory, the file-backed pages of its libraries: the kernel keeps
+# them once however many worker processes map them (measured: a worker's RSS minus its unique set
+# size, 405-410 MB). The job pool counts them once; each estimate above includes them.
+TF_SHARED_LIBRARIES_MB = 400
 
 # Measured on 2 cores with tf-keras 2.21 (peak resident memory of a whole training run):
 # - a training process holds about 800 MB before the model: TensorFlow and keras-bert (600 MB,

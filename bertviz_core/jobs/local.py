@@ -43,6 +43,7 @@ from bertviz_core.jobs.protocol import (
     Job,
     JobRequest,
 )
+from bertviz_core.memory import TF_SHARED_LIBRARIES_MB
 from bertviz_core.text import MIB
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding bertviz_core/
@@ -61,7 +62,8 @@ class _Worker:
     idle_since: float = field(default_factory=time.monotonic)
     stop_sent: float | None = None
     exit_sent: float | None = None
-    resident_mb: float = 0.0
+    resident_mb: float = 0.0  # resident set, shared library pages included
+    shared_mb: float = 0.0  # of which file-backed pages other processes may map too (TensorFlow's libraries)
 
     @property
     def pid(self) -> int:
@@ -168,7 +170,7 @@ class LocalPool:
                 max_workers=self.max_workers,
                 budget_mb=self.budget_mb(),
                 server_mb=self._server_mb(),
-                workers_mb=sum(worker.resident_mb for worker in self._workers),
+                workers_mb=self._held_mb() - self._server_mb(),
             )
 
     def worker_pids(self) -> list[int]:
@@ -350,9 +352,10 @@ class LocalPool:
     def _measure(self) -> None:
         for worker in self._workers:
             try:
-                worker.resident_mb = psutil.Process(worker.pid).memory_info().rss / MIB
+                info = psutil.Process(worker.pid).memory_full_info()
+                worker.resident_mb, worker.shared_mb = info.rss / MIB, (info.rss - info.uss) / MIB
             except psutil.Error:
-                worker.resident_mb = 0.0
+                worker.resident_mb = worker.shared_mb = 0.0
 
     def _server_mb(self) -> float:
         try:
@@ -360,19 +363,25 @@ class LocalPool:
         except psutil.Error:
             return 0.0
 
-    def _held_mb(self, replacing: _Worker | None = None) -> float:
-        """What the server and the workers hold now, a busy worker counted at its job's estimate
-        when that is more than it holds yet; ``replacing`` (the idle worker a job will take) left out."""
-        held = self._server_mb()
+    def _held_mb(self, replacing: _Worker | None = None, adding_mb: float = 0) -> float:
+        """What the server and the workers hold (plus a job of ``adding_mb`` about to start), with
+        TensorFlow's shared library pages counted once, as the kernel holds them, however many
+        workers map them. A busy worker counts at its job's estimate while it holds less;
+        ``replacing`` (the idle worker the new job will take) is left out."""
+        held, shared = self._server_mb(), 0.0
         for worker in self._workers:
             if worker is replacing:
                 continue
-            estimate = worker.job.request.memory_mb if worker.job is not None else 0
-            held += max(worker.resident_mb, estimate)
-        return held
+            estimate = worker.job.request.memory_mb - TF_SHARED_LIBRARIES_MB if worker.job is not None else 0
+            held += max(worker.resident_mb - worker.shared_mb, estimate)
+            shared = max(shared, worker.shared_mb, TF_SHARED_LIBRARIES_MB if worker.job is not None else 0)
+        if adding_mb:
+            held += adding_mb - TF_SHARED_LIBRARIES_MB
+            shared = max(shared, TF_SHARED_LIBRARIES_MB)
+        return held + shared
 
     def _fits(self, need_mb: float, replacing: _Worker | None = None) -> bool:
-        return self._held_mb(replacing) + need_mb <= self.budget_mb()
+        return self._held_mb(replacing, adding_mb=need_mb) <= self.budget_mb()
 
     def _admit(self) -> None:
         """Start queued jobs in order while a slot and the memory are free (the first that does
