@@ -29,9 +29,13 @@ def real_report(config_json: str) -> dict:
     snapshot = job.wait(timeout=BUILD_WAIT_SECONDS)
     if not snapshot.is_over:
         job.stop()
-        raise JobError(f"Building the real model took longer than {BUILD_WAIT_SECONDS} s; the arithmetic above is exact.")
+        raise JobError(
+            f"Building the real model took longer than {BUILD_WAIT_SECONDS} s; the arithmetic above is exact."
+        )
     if snapshot.state != DONE:
-        raise JobError(f"Building the real model failed ({short(snapshot.error, 200)}); the arithmetic above is exact.")
+        raise JobError(
+            f"Building the real model failed ({short(snapshot.error, 200)}); the arithmetic above is exact."
+        )
     return snapshot.result
 
 

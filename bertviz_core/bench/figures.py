@@ -84,7 +84,9 @@ def real_build_seconds(config: ModelConfig) -> float:
     from bertviz_core.cli import model_arguments
 
     command = [sys.executable, "-m", "bertviz_core", "size", *model_arguments(config), "--verify", "--json"]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=REPO_ROOT)
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=REPO_ROOT
+    )
     if finished.returncode not in (0, 1):
         raise RuntimeError(f"the real build failed: {finished.stderr.strip()[-1500:]}")
     report = json.loads(finished.stdout)

@@ -122,7 +122,9 @@ class SavedClassifier:
 
 def read_saved(folder: str | Path) -> SavedClassifier:
     """The plain files of the bundle in ``folder``, checked as ``load_bundle`` checks them."""
-    config, settings, labels, vocabulary, metrics = _read_plain_files(_read_folder(Path(folder), MAX_BUNDLE_BYTES))
+    config, settings, labels, vocabulary, metrics = _read_plain_files(
+        _read_folder(Path(folder), MAX_BUNDLE_BYTES)
+    )
     return SavedClassifier(Path(folder), config, settings, tuple(labels), vocabulary, metrics)
 
 

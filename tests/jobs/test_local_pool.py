@@ -20,7 +20,9 @@ WAIT = 60  # seconds a job may take here, on the busiest machine
 
 
 def probe(memory_mb: int = 50, owner: str = "", interactive: bool = False, **inputs) -> JobRequest:
-    return JobRequest("probe", inputs, memory_mb=memory_mb, owner=owner, interactive=interactive, expected_seconds=2)
+    return JobRequest(
+        "probe", inputs, memory_mb=memory_mb, owner=owner, interactive=interactive, expected_seconds=2
+    )
 
 
 @pytest.fixture
@@ -156,7 +158,14 @@ def test_idle_workers_end_and_give_their_memory_back(make_pool) -> None:
     pool = make_pool(max_workers=2, idle_seconds=1)
     jobs = [pool.submit(probe(steps=2, seconds=0.1, hold_mb=50)) for _ in range(2)]
     pids = {job.wait(WAIT).result["pid"] for job in jobs}
-    until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids))
+    until(
+        lambda: (
+            not any(
+                psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                for pid in pids
+            )
+        )
+    )
     assert pool.status().workers == 0
 
 
@@ -171,6 +180,8 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
 
 def test_a_job_over_its_time_limit_is_stopped(make_pool) -> None:
     pool = make_pool()
-    job = pool.submit(JobRequest("probe", {"steps": 1000, "seconds": 0.05}, memory_mb=50, time_limit_seconds=1))
+    job = pool.submit(
+        JobRequest("probe", {"steps": 1000, "seconds": 0.05}, memory_mb=50, time_limit_seconds=1)
+    )
     snapshot = job.wait(WAIT)
     assert snapshot.state == DONE and snapshot.result["stopped"] and snapshot.result["steps"] < 1000
