@@ -36,7 +36,11 @@ def make_pool(owner_alive: Callable[[str], bool] | None = None):
     if backend == "ray":
         from bertviz_core.jobs.ray_backend import RayPool
 
-        return RayPool(address=os.environ.get("BERTVIZ_RAY_ADDRESS") or None, owner_alive=owner_alive)
+        return RayPool(
+            address=os.environ.get("BERTVIZ_RAY_ADDRESS") or None,
+            owner_alive=owner_alive,
+            log_path=os.environ.get("BERTVIZ_JOBS_LOG") or None,
+        )
     raise UserError(f"BERTVIZ_JOBS is {backend!r}; set it to 'local' or 'ray'.")
 
 

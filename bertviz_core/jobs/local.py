@@ -18,21 +18,19 @@ admits queued jobs. Pages only submit, read snapshots and stop.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import psutil
 
 from bertviz_core.errors import MemoryGuardError
+from bertviz_core.jobs.processes import EXIT_GRACE_SECONDS, WorkerProcess
 from bertviz_core.jobs.protocol import (
     DONE,
     FAILED,
@@ -43,31 +41,16 @@ from bertviz_core.jobs.protocol import (
     Job,
     JobRequest,
 )
+from bertviz_core.jobs.queueing import (
+    OWNER_GRACE_SECONDS,
+    STOP_GRACE_SECONDS,
+    TICK_SECONDS,
+    JobLog,
+    estimate_waits,
+    queue_order,
+)
 from bertviz_core.memory import TF_SHARED_LIBRARIES_MB
 from bertviz_core.text import MIB
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding bertviz_core/
-TICK_SECONDS = 0.25
-OWNER_GRACE_SECONDS = 5.0  # a visitor gone this long (a closed tab, not a blip) loses their jobs
-STOP_GRACE_SECONDS = 60.0  # a stopping job finishes its batch and keeps its best epoch; then it is killed
-EXIT_GRACE_SECONDS = 5.0
-
-
-@dataclass
-class _Worker:
-    process: subprocess.Popen
-    connection: Connection
-    ready: bool = False
-    job: Job | None = None
-    idle_since: float = field(default_factory=time.monotonic)
-    stop_sent: float | None = None
-    exit_sent: float | None = None
-    resident_mb: float = 0.0  # resident set, shared library pages included
-    shared_mb: float = 0.0  # of which file-backed pages other processes may map too (TensorFlow's libraries)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
 
 @dataclass(frozen=True)
@@ -111,7 +94,7 @@ class LocalPool:
         self._environment = {**os.environ, **(environment or {}), "TF_USE_LEGACY_KERAS": "1"}
         self._lock = threading.Lock()
         self._queue: list[Job] = []
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerProcess] = []
         self._owner_gone_since: dict[str, float] = {}
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -137,13 +120,11 @@ class LocalPool:
                 f"more than the {budget:,} MB this app may use, so it cannot run here; make the model or "
                 "the batch smaller."
             )
-        job = Job(request)
-        job.on_stop = self._stop
+        job = Job(request, on_stop=self._stop, on_finish=self._log.finished)
         with self._lock:
             if self._closed:
                 raise MemoryGuardError("The app is shutting down; try again in a moment.")
-            self._queue.append(job)
-            self._queue.sort(key=lambda queued: not queued.request.interactive)  # stable: arrival order kept
+            self._queue = queue_order([*self._queue, job])
             self._estimate_waits()
             self._log.write("queued", job, place=job.place_in_line, memory_mb=request.memory_mb)
         self._wake()
@@ -156,8 +137,8 @@ class LocalPool:
             idle = any(worker.job is None and worker.exit_sent is None for worker in self._workers)
             if self._closed or idle or len(self._workers) >= self.max_workers or not self._fits(runtime_mb):
                 return
-            worker = self._start_worker()
-            self._send(worker, ("warm",))
+            worker = WorkerProcess.start(self._environment)
+            worker.send(("warm",))
             self._workers.append(worker)
         self._wake()
 
@@ -182,15 +163,15 @@ class LocalPool:
         with self._lock:
             self._closed = True
             for job in self._queue:
-                self._finish(job, STOPPED, error="The app is shutting down.")
+                job.finish(STOPPED, error="The app is shutting down.")
             self._queue.clear()
         self._wake()
         self._dispatcher.join(timeout)
         with self._lock:
             for worker in self._workers:
                 if worker.job is not None:
-                    self._finish(worker.job, STOPPED, error="The app is shutting down.")
-                _end_process(worker.process)
+                    worker.job.finish(STOPPED, error="The app is shutting down.")
+                worker.end()
             self._workers.clear()
 
     # --- stopping --------------------------------------------------------------------------------
@@ -198,12 +179,12 @@ class LocalPool:
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
-                self._finish(job, STOPPED, error="Stopped before it started.")
+                job.finish(STOPPED, error="Stopped before it started.")
                 self._estimate_waits()
                 return
             for worker in self._workers:
                 if worker.job is job and worker.stop_sent is None:
-                    self._send(worker, ("stop", job.id))
+                    worker.send(("stop", job.id))
                     worker.stop_sent = time.monotonic()
         self._wake()
 
@@ -240,40 +221,29 @@ class LocalPool:
                 self._admit()
                 self._estimate_waits()
 
-    def _read(self, worker: _Worker) -> None:
+    def _read(self, worker: WorkerProcess) -> None:
         try:
             while worker.connection.poll():
                 self._handle(worker, worker.connection.recv())
         except (EOFError, OSError):
             pass  # the process ended; _reap fails its job
 
-    def _handle(self, worker: _Worker, message: tuple) -> None:
+    def _handle(self, worker: WorkerProcess, message: tuple) -> None:
         kind = message[0]
         if kind == "ready":
             worker.ready = True
             if worker.job is not None:
                 job = worker.job
-                self._send(worker, ("run", job.id, job.request.kind, job.request.inputs))
+                worker.send(("run", job.id, job.request.kind, job.request.inputs))
         elif kind == "event" and worker.job is not None and worker.job.id == message[1]:
             worker.job.add_event(message[2])
         elif kind in ("done", "failed") and worker.job is not None and worker.job.id == message[1]:
             job = worker.job
             worker.job, worker.stop_sent, worker.idle_since = None, None, time.monotonic()
             if kind == "done":  # also a training stopped by request: it keeps its best epoch
-                self._finish(job, DONE, result=message[2])
+                job.finish(DONE, result=message[2])
             else:
-                self._finish(job, STOPPED if job.stop_requested else FAILED, error=message[2])
-
-    def _finish(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
-        job.finish(state, result=result, error=error)
-        snapshot = job.snapshot()
-        self._log.write("finished", job, state=snapshot.state, error=snapshot.error,
-                        seconds=round(snapshot.finished - (snapshot.started or snapshot.submitted), 2),
-                        stopped=bool((result or {}).get("stopped") or (result or {}).get("metrics", {}).get("stopped_by_user")))  # fmt: skip
-
-    def _send(self, worker: _Worker, message: tuple) -> None:
-        with contextlib.suppress(OSError, ValueError):  # the worker is gone: _reap sees it
-            worker.connection.send(message)
+                job.finish(STOPPED if job.stop_requested else FAILED, error=message[2])
 
     def _reap(self, now: float) -> None:
         """Fail the jobs of workers that died, kill those that would not stop, retire idle ones."""
@@ -285,30 +255,27 @@ class LocalPool:
                 worker.connection.close()
                 self._workers.remove(worker)
             elif worker.job is not None and worker.stop_sent and now - worker.stop_sent > STOP_GRACE_SECONDS:
-                self._finish(
-                    worker.job, STOPPED, error="The job did not stop in time, so its worker was ended."
-                )
+                worker.job.finish(STOPPED, error="The job did not stop in time, so its worker was ended.")
                 worker.job = None
-                _end_process(worker.process, wait_seconds=0)
+                worker.end(wait_seconds=0)
             elif (
                 worker.job is None
                 and worker.exit_sent is None
                 and now - worker.idle_since >= self.idle_seconds
             ):
-                self._send(worker, ("exit",))
+                worker.send(("exit",))
                 worker.exit_sent = now
             elif worker.exit_sent is not None and now - worker.exit_sent > EXIT_GRACE_SECONDS:
-                _end_process(worker.process, wait_seconds=0)
+                worker.end(wait_seconds=0)
 
-    def _fail_dead_worker(self, worker: _Worker, code: int) -> None:
+    def _fail_dead_worker(self, worker: WorkerProcess, code: int) -> None:
         job = worker.job
         worker.job = None
         if job.stop_requested:
-            self._finish(job, STOPPED, error="Stopped.")
+            job.finish(STOPPED, error="Stopped.")
             return
         how = f"was killed (signal {-code})" if code < 0 else f"ended with exit code {code}"
-        self._finish(
-            job,
+        job.finish(
             FAILED,
             error=f"The worker process running this job {how}, most likely because it ran out of memory; "
             "try a smaller model or batch, or try again when fewer people are training.",
@@ -329,11 +296,11 @@ class LocalPool:
                 continue
             for job in [job for job in self._queue if job.request.owner == owner]:
                 self._queue.remove(job)
-                self._finish(job, STOPPED, error="Its visitor left before it started.")
+                job.finish(STOPPED, error="Its visitor left before it started.")
             for worker in self._workers:
                 if worker.job is not None and worker.job.request.owner == owner and worker.stop_sent is None:
                     worker.job.stop_requested = True
-                    self._send(worker, ("stop", worker.job.id))
+                    worker.send(("stop", worker.job.id))
                     worker.stop_sent = now
         for owner in set(self._owner_gone_since) - owners:
             del self._owner_gone_since[owner]
@@ -345,17 +312,13 @@ class LocalPool:
                 continue
             if time.time() - job.started > job.request.time_limit_seconds:
                 job.stop_requested = True
-                self._send(worker, ("stop", job.id))
+                worker.send(("stop", job.id))
                 worker.stop_sent = now
 
     # --- admission ------------------------------------------------------------------------------
     def _measure(self) -> None:
         for worker in self._workers:
-            try:
-                info = psutil.Process(worker.pid).memory_full_info()
-                worker.resident_mb, worker.shared_mb = info.rss / MIB, (info.rss - info.uss) / MIB
-            except psutil.Error:
-                worker.resident_mb = worker.shared_mb = 0.0
+            worker.measure()
 
     def _server_mb(self) -> float:
         try:
@@ -363,7 +326,7 @@ class LocalPool:
         except psutil.Error:
             return 0.0
 
-    def _held_mb(self, replacing: _Worker | None = None, adding_mb: float = 0) -> float:
+    def _held_mb(self, replacing: WorkerProcess | None = None, adding_mb: float = 0) -> float:
         """What the server and the workers hold (plus a job of ``adding_mb`` about to start), with
         TensorFlow's shared library pages counted once, as the kernel holds them, however many
         workers map them. A busy worker counts at its job's estimate while it holds less;
@@ -380,7 +343,7 @@ class LocalPool:
             shared = max(shared, TF_SHARED_LIBRARIES_MB)
         return held + shared
 
-    def _fits(self, need_mb: float, replacing: _Worker | None = None) -> bool:
+    def _fits(self, need_mb: float, replacing: WorkerProcess | None = None) -> bool:
         return self._held_mb(replacing, adding_mb=need_mb) <= self.budget_mb()
 
     def _admit(self) -> None:
@@ -397,11 +360,11 @@ class LocalPool:
             if not self._fits(job.request.memory_mb, replacing=idle):
                 spare = [w for w in self._workers if w.job is None and w.exit_sent is None and w is not idle]
                 if spare:  # an idle worker holds memory the job needs: let it go
-                    self._send(spare[0], ("exit",))
+                    spare[0].send(("exit",))
                     spare[0].exit_sent = time.monotonic()
                 return
             self._queue.pop(0)
-            worker = idle or self._start_worker()
+            worker = idle or WorkerProcess.start(self._environment)
             if idle is None:
                 self._workers.append(worker)
             worker.job, worker.stop_sent = job, None
@@ -410,80 +373,11 @@ class LocalPool:
                 "started", job, pid=worker.pid, warm=idle is not None, held_mb=round(self._held_mb())
             )
             if worker.ready:
-                self._send(worker, ("run", job.id, job.request.kind, job.request.inputs))
-
-    def _start_worker(self) -> _Worker:
-        ours, theirs = socket.socketpair()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bertviz_core.jobs.worker", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            cwd=PACKAGE_ROOT,
-            env=self._environment,
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        return _Worker(process=process, connection=Connection(ours.detach()))
+                worker.send(("run", job.id, job.request.kind, job.request.inputs))
 
     def _estimate_waits(self) -> None:
-        """Each queued job's place in line and the seconds until it starts, from what the running
-        jobs have left and what the jobs ahead are expected to take; each running job's seconds left."""
-        slots = []
-        for worker in self._workers:
-            if worker.job is not None:
-                left = _seconds_left(worker.job)
-                worker.job.set_wait(left)
-                slots.append(left)
-        slots += [0.0] * max(0, self.max_workers - len(slots))
-        slots.sort()
-        for place, job in enumerate(self._queue, start=1):
-            start = slots.pop(0) if slots else 0.0
-            job.mark_queued(place, start)
-            slots.append(start + job.request.expected_seconds)
-            slots.sort()
-
-
-class JobLog:
-    """Optional JSON lines, one per job event (``BERTVIZ_JOBS_LOG``): for operators and benchmarks.
-
-    Only ids, kinds, states, times and sizes: never a visitor's data or sentences about it beyond
-    the job's own error sentence.
-    """
-
-    def __init__(self, path: str | Path | None) -> None:
-        self.path = Path(path) if path else None
-        self._lock = threading.Lock()
-
-    def write(self, event: str, job: Job, **fields) -> None:
-        if self.path is None:
-            return
-        line = {
-            "time": round(time.time(), 3),
-            "event": event,
-            "job": job.id,
-            "kind": job.request.kind,
-            **fields,
-        }
-        with self._lock, contextlib.suppress(OSError), self.path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(line) + "\n")
-
-
-def _seconds_left(job: Job) -> float:
-    """From the job's own last word (``remaining_seconds`` in an event) or its expected length."""
-    for event in reversed(job.events):
-        if "remaining_seconds" in event:
-            return max(0.0, float(event["remaining_seconds"]))
-    elapsed = time.time() - (job.started or time.time())
-    return max(0.0, job.request.expected_seconds - elapsed)
-
-
-def _end_process(process: subprocess.Popen, wait_seconds: float = EXIT_GRACE_SECONDS) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(wait_seconds)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        running = [worker.job for worker in self._workers if worker.job is not None]
+        estimate_waits(running, self._queue, self.max_workers)
 
 
 __all__ = ["DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING", "STOPPED", "LocalPool", "PoolStatus"]

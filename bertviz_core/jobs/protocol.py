@@ -84,8 +84,9 @@ class Job:
     stop_requested: bool = False
     place_in_line: int = 0
     wait_seconds: float | None = None
-    # Set by the pool: how to ask it to stop this job.
+    # Set by the pool: how to ask it to stop this job, and what to tell when it has finished.
     on_stop: Callable[[Job], None] | None = field(default=None, repr=False)
+    on_finish: Callable[[Job], None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _finished_event: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -143,3 +144,5 @@ class Job:
             self.state, self.result, self.error = state, result, error
             self.finished, self.place_in_line, self.wait_seconds = time.time(), 0, None
         self._finished_event.set()
+        if self.on_finish is not None:
+            self.on_finish(self)

@@ -21,9 +21,10 @@ import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection
+from typing import Any
 
 from bertviz_core.errors import UserError
-from bertviz_core.jobs.tasks import TASKS
+from bertviz_core.jobs.tasks import TASKS, Progress
 
 NICENESS = 10  # below the web server, which answers sliders while workers train
 
@@ -37,6 +38,23 @@ class _Progress:
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
+
+
+def run_task(kind: str, inputs: dict[str, Any], progress: Progress) -> tuple[str, Any]:
+    """One job's outcome: ``("done", result)`` or ``("failed", sentence)``; a bug's traceback goes to
+    stderr (the server log). Shared with the Ray backend, so a page reads the same sentences from both."""
+    try:
+        return "done", TASKS[kind](inputs, progress)
+    except UserError as error:
+        return "failed", str(error)
+    except MemoryError:
+        return "failed", "The job ran out of memory; make the model or the batch smaller."
+    except Exception as error:  # a bug: the visitor gets a sentence, the server log the traceback
+        traceback.print_exc(file=sys.stderr)
+        return "failed", (
+            f"The {kind} job failed unexpectedly ({type(error).__name__}); try again, and report it "
+            "if it happens again."
+        )
 
 
 def _read(connection: Connection, inbox: queue.Queue, running: dict) -> None:
@@ -77,22 +95,10 @@ def serve(connection: Connection) -> None:
         running["stop"] = threading.Event()
         running["job_id"] = job_id
         try:
-            result = TASKS[kind](inputs, _Progress(connection, job_id, running["stop"]))
-            outcome = ("done", job_id, result)
-        except UserError as error:
-            outcome = ("failed", job_id, str(error))
-        except MemoryError:
-            outcome = ("failed", job_id, "The job ran out of memory; make the model or the batch smaller.")
-        except Exception as error:  # a bug: the visitor gets a sentence, the server log the traceback
-            traceback.print_exc(file=sys.stderr)
-            outcome = (
-                "failed",
-                job_id,
-                f"The {kind} job failed unexpectedly ({type(error).__name__}); try again, and report it "
-                "if it happens again.",
-            )
+            state, payload = run_task(kind, inputs, _Progress(connection, job_id, running["stop"]))
         finally:
             running["job_id"] = None
+        outcome = (state, job_id, payload)
         try:
             connection.send(outcome)
         except (OSError, ValueError):  # the pool is gone: nobody is waiting for the outcome
