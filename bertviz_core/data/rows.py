@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bertviz_core.data.columns import guess_columns
+from bertviz_core.data.guards import refuse_too_much_text
 from bertviz_core.data.limits import MAX_CLASSES, MAX_ROWS, MIN_ROWS_PER_CLASS
 from bertviz_core.data.table import Table
 from bertviz_core.errors import DataError
@@ -134,6 +135,9 @@ def prepare_dataset(
         notes.append(f"Sampled {max_rows:,} of {len(labels):,} rows (stratified).")
         texts, labels = texts.iloc[chosen], labels.iloc[chosen]
 
+    text_values = tuple(texts.tolist())
+    # Counted once the rows are final (cleaned and sampled), and before anything tokenises them.
+    refuse_too_much_text(text_values, text_column)
     label_values = tuple(labels.tolist())
     class_names = tuple(sorted(set(label_values), key=_class_sort_key(label_values)))
     index_of = {name: index for index, name in enumerate(class_names)}
@@ -141,7 +145,7 @@ def prepare_dataset(
         (index_of[label] for label in label_values), dtype=np.int64, count=len(label_values)
     )
     return Dataset(
-        texts=tuple(texts.tolist()),
+        texts=text_values,
         labels=label_values,
         class_names=class_names,
         label_ids=label_ids,

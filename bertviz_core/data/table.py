@@ -2,13 +2,16 @@
 
 Reading is forgiving (delimiters, ragged rows, odd headers, Excel's ``sep=`` line) and refuses
 what cannot work with one sentence (``DataError``). Nothing in a file is ever executed: bytes are
-decoded to a string and parsed by pandas' C tokenizer, every cell kept as text.
+decoded to a string and parsed by pandas' C tokenizer, every cell kept as text. Lines and columns
+are bounded before the parse and cells after it (``guards``), so no file under the upload limit can
+make reading slow.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bertviz_core.data.decode import decode, refuse_other_text_formats
-from bertviz_core.data.limits import MAX_CLASSES, MAX_READ_ROWS, MAX_ROWS, MAX_UPLOAD_MB
+from bertviz_core.data.guards import refuse_long_cells, refuse_long_lines, refuse_wide_records
+from bertviz_core.data.limits import MAX_CLASSES, MAX_LINE_CHARS, MAX_READ_ROWS, MAX_ROWS, MAX_UPLOAD_MB
 from bertviz_core.errors import DataError
 from bertviz_core.text import MIB, plural, short
 
@@ -36,6 +40,8 @@ _SNIFF_RECORDS = 200
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# Lines pandas skips (empty, or spaces and tabs only): its columns come from the first other line.
+_BLANK_LINES = re.compile(r"(?:[ \t]*(?:\r\n|\r|\n))*")
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,16 @@ def read_csv_bytes(data: bytes, name: str = "upload.csv") -> Table:
         delimiter, text = excel_hint.group(1), text[excel_hint.end() :]
     else:
         delimiter = _sniff_delimiter(text)
+    refuse_long_lines(text, display_name, first_line=2 if excel_hint else 1)
+    refuse_wide_records(_first_record_widths(text, delimiter), display_name)
     raw = _parse(text, delimiter, display_name)
+    refuse_wide_records([raw.shape[1]], display_name)
     try:
         header_fields = next(iter(_record_widths(text[:_SNIFF_CHARS], delimiter, 1)), 1)
     except csv.Error:  # a header field longer than the csv module's limit
         header_fields = 1
     frame, table_notes = _shape_table(raw, delimiter, display_name, header_fields)
+    refuse_long_cells(frame, display_name)
     if delimiter != ",":
         notes.append(f"Columns are separated by {DELIMITER_NAMES[delimiter]}.")
     notes.extend(table_notes)
@@ -125,6 +135,27 @@ def _record_widths(text: str, delimiter: str, limit: int) -> list[int]:
     return widths
 
 
+def _first_record_widths(text: str, delimiter: str) -> list[int]:
+    """Field counts of the first records, before pandas parses anything: its time grows with the
+    columns (a minute for 100,000), which it takes from its first non-blank line.
+
+    Only that line must be whole in the sample: a wider row further down makes pandas stop and
+    ``_parse`` count again before parsing a second time."""
+    start = _BLANK_LINES.match(text).end()
+    head = text[start : start + MAX_LINE_CHARS + 2]  # the line scan has bounded the first line
+    try:
+        records = csv.reader(_lines(head), delimiter=delimiter, skipinitialspace=True)
+        return [len(record) for record in itertools.islice(records, _SNIFF_RECORDS)]
+    except csv.Error:  # a field over the csv module's 131,072 characters (a long header name)
+        return [_fields_outside_quotes(next(_lines(head), ""), delimiter)]
+
+
+def _fields_outside_quotes(line: str, delimiter: str) -> int:
+    """Fields of one line as standard CSV quoting splits it: only delimiters outside double quotes
+    count (a doubled quote inside a quoted field opens and closes at once)."""
+    return 1 + sum(part.count(delimiter) for part in line.split('"')[::2])
+
+
 def _parse(text: str, delimiter: str, display_name: str) -> pd.DataFrame:
     """Every record as strings, columns numbered; rows longer than the first one are kept whole."""
     options = dict(
@@ -153,14 +184,16 @@ def _parse(text: str, delimiter: str, display_name: str) -> pd.DataFrame:
                 raise
         # Some row is longer than the first: number the columns up to the widest row.
         try:
-            widest = max(_record_widths(text, delimiter, MAX_READ_ROWS + 2), default=1)
+            widths = _record_widths(text, delimiter, MAX_READ_ROWS + 2)
         except csv.Error:
-            widest = 0
+            widths = [0]
+        widest = max(widths, default=1)
         if widest < 1:
             raise DataError(
                 f"{display_name} could not be read as CSV: check that fields containing the delimiter, "
                 "quotes or line breaks are wrapped in double quotes."
             )
+        refuse_wide_records(widths, display_name)  # before pandas makes a column of every field
         return pd.read_csv(io.BytesIO(utf8), names=list(range(widest)), **options)
     except pd.errors.EmptyDataError:
         raise DataError(

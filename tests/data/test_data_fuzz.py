@@ -1,4 +1,7 @@
-"""Whatever bytes arrive, reading and preparing either works or says DataError; nothing else escapes."""
+"""Whatever bytes arrive, reading and preparing either works or says DataError; nothing else escapes,
+and no shape of file (many columns, long cells, long lines) makes it much slower than an ordinary
+file of the same size.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bertviz_core.data.columns import guess_columns
+from bertviz_core.data.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_LINE_CHARS
 from bertviz_core.data.rows import prepare_dataset, stratified_split
 from bertviz_core.data.table import read_csv_bytes
 from bertviz_core.errors import DataError
+from tests.data.shapes import fastest, review_csv
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -106,6 +111,8 @@ def _read_guess_prepare(data: bytes) -> None:
     assert all(isinstance(name, str) and name for name in frame.columns)
     assert frame.columns.is_unique
     assert table.delimiter in (",", ";", "\t", "|")
+    assert frame.shape[1] <= MAX_COLUMNS
+    assert not any((frame[name].str.len() > MAX_CELL_CHARS).any() for name in frame.columns)
     try:
         text_column, label_column = guess_columns(frame)
     except DataError as error:
@@ -181,3 +188,75 @@ def test_sampling_keeps_every_class(class_sizes: list[int], max_rows: int, seed:
     assert len(set(dataset.texts)) == len(dataset.texts)
     counts = np.bincount(dataset.label_ids, minlength=len(class_sizes))
     assert len(dataset.class_names) == len(class_sizes) and counts.min() >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Time: hostile shapes against an ordinary file of the same size, timed in the same test
+
+FUZZ_BYTES = 2 * 1024 * 1024  # the largest file generated, and the size of the ordinary one
+# Generous for a busy 2-core machine; the shapes that mattered were 100 to 1,000 times slower.
+TIME_SLOWDOWN = 20
+TIME_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _long_cell(kind: str, chars: int) -> str:
+    """``chars`` characters of one kind, quoted: words, letters without a space, short lines or
+    delimiters (the last two only work inside quotes)."""
+    unit = {"words": "word ", "letters": "x", "lines": "a short line\n", "commas": "a,"}[kind]
+    return '"' + (unit * (chars // len(unit) + 1))[:chars] + '"'
+
+
+@st.composite
+def hostile_csv_bytes(draw: st.DrawFn) -> bytes:
+    """Ordinary rows with hostile traits: a wide record (header, first or last row), long cells
+    (one, a whole column, or a header name), blank lines first; never more than ``FUZZ_BYTES``."""
+    width = draw(
+        st.one_of(st.integers(2, 6), st.sampled_from([MAX_COLUMNS, MAX_COLUMNS + 1]), st.integers(2, 100_000))
+    )
+    wide_at = draw(st.sampled_from(["header", "first row", "last row"]))
+    chars = draw(
+        st.one_of(
+            st.integers(0, 60),
+            st.sampled_from([MAX_CELL_CHARS, MAX_CELL_CHARS + 1, MAX_LINE_CHARS + 1]),
+            st.integers(0, FUZZ_BYTES // 2),
+        )
+    )
+    kind = draw(st.sampled_from(["words", "letters", "lines", "commas"]))
+    long_where = draw(st.sampled_from(["one row", "every row", "header"]))
+    blank_start = draw(st.sampled_from(["", "\n\n", "  \n" * 10_000]))
+    rows = draw(st.integers(1, 3000))
+
+    long_cell = _long_cell(kind, chars)
+    wide_record = ",".join(f"c{position}" for position in range(width))
+    header = (long_cell + "," if long_where == "header" else "") + (
+        wide_record if wide_at == "header" else "text,label"
+    )
+    row = (long_cell if long_where == "every row" else "fine words here") + ",{}"
+    # Room for rows once everything else is placed (at worst nothing: one row is always written).
+    room = FUZZ_BYTES - len(blank_start) - len(header) - len(wide_record) - len(long_cell)
+    lines = [
+        row.format(("pos", "neg")[index % 2]) for index in range(max(1, min(rows, room // (len(row) + 1))))
+    ]
+    if long_where == "one row":
+        lines[len(lines) // 2] = long_cell + ",pos"
+    if wide_at != "header":
+        lines.insert(0 if wide_at == "first row" else len(lines), wide_record)
+    return (blank_start + "\n".join([header, *lines]) + "\n").encode()
+
+
+def test_hostile_shapes_are_read_or_refused_within_a_multiple_of_an_ordinary_file() -> None:
+    ordinary = review_csv(FUZZ_BYTES)
+    baseline = fastest(lambda: _read_guess_prepare(ordinary), repeats=3)
+
+    @TIME_FUZZ
+    @given(hostile_csv_bytes())
+    def read_in_bounded_time(data: bytes) -> None:
+        assert len(data) <= FUZZ_BYTES
+        elapsed = fastest(lambda: _read_guess_prepare(data), repeats=1)
+        if elapsed > TIME_SLOWDOWN * baseline:  # a busy machine gets a second chance
+            elapsed = min(elapsed, fastest(lambda: _read_guess_prepare(data), repeats=1))
+        assert elapsed <= TIME_SLOWDOWN * baseline, (
+            f"{elapsed:.2f} s for {len(data):,} bytes; an ordinary file of {len(ordinary):,} bytes took {baseline:.3f} s"
+        )
+
+    read_in_bounded_time()
