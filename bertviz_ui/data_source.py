@@ -2,6 +2,8 @@
 
 ``choose_table`` returns the table a visitor picked, keyed by an id (the sample's name or the
 upload's file id); the reading (or its refusal) is kept in the session, so reruns do not read again.
+What a session keeps of an upload is its table (at most ``MAX_UPLOAD_MB`` of cells, stored as
+compact strings) and, on the page, the training rows prepared from it (at most ``MAX_ROWS``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from bertviz_core.errors import DataError
 from bertviz_core.text import escape_markdown
 
 SAMPLE, UPLOAD = "A sample data set", "My CSV file"
-_READ = "train_table_cache"
+UPLOADER_KEY = "train_upload"  # plus a generation number: each read file gets a fresh uploader
+_READ, _HELD, _GENERATION = "train_table_cache", "train_uploaded_table", "train_upload_generation"
 
 
 @dataclass(frozen=True)
@@ -41,19 +44,45 @@ def choose_table() -> ChosenTable | None:
                             format_func=lambda key: f"{samples[key].title} ({samples[key].rows:,} rows)")  # fmt: skip
         st.caption(escape_markdown(samples[name].description))
         return _read(f"sample:{name}", f"the sample '{name}'", lambda: load_sample(name))
+    return _upload()
+
+
+def _upload() -> ChosenTable | None:
+    """An uploaded file, read once. Once its table is read, the uploader is replaced by the file's
+    name (a new uploader widget: Streamlit then lets go of the file's bytes), so a session keeps the
+    table's cells (compact strings, about the file's size) and never the upload itself."""
+    held = st.session_state.get(_HELD)
+    if isinstance(held, ChosenTable):
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.caption(
+            f":material/description: {escape_markdown(held.source)}: read, and the upload itself released."
+        )
+        right.button("Upload another file", key="train_upload_another", on_click=_let_go)
+        return held
+    generation = st.session_state.get(_GENERATION, 0)
     uploaded = st.file_uploader(
         f"A CSV file with a column of texts and a column of labels (at most {MAX_UPLOAD_MB} MB)",
         type=["csv", "tsv", "txt"],
-        key="train_upload",
+        key=f"{UPLOADER_KEY}_{generation}",
     )
     if uploaded is None:
         st.info("Upload a file, or pick a sample data set above.")
         return None
-    return _read(
+    chosen = _read(
         f"upload:{uploaded.file_id}",
         uploaded.name,
         lambda: read_csv_bytes(uploaded.getvalue(), uploaded.name),
     )
+    if chosen is not None:
+        st.session_state[_HELD] = chosen
+        st.session_state[_GENERATION] = generation + 1
+        st.session_state.pop(_READ, None)
+        st.rerun()  # without the uploader that held the bytes
+    return None
+
+
+def _let_go() -> None:
+    st.session_state.pop(_HELD, None)
 
 
 def _read(table_id: str, source: str, read: Callable[[], Table]) -> ChosenTable | None:

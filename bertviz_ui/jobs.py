@@ -1,19 +1,21 @@
-"""The server's one job pool, and a session's view of its own jobs.
+"""The server's job pool and run store, and a visitor's view of their own jobs and runs.
 
-The pool is shared by every session (``st.cache_resource``): it is built to be, and a session only
-ever holds handles to its own jobs (in its session state), so nobody sees another's work. Each job
-is owned by the session that submitted it; when that session's browser tab is gone for a few
-seconds, the pool stops the job. A session's files (trained models) live in a folder of its own,
-removed when the session ends.
+A visitor is one browser: every tab and every reload of it. Streamlit gives each browser a random
+XSRF cookie that only that browser holds; a keyed hash of its token names the visitor, so jobs
+and finished runs follow the visitor through a reload or a reconnect, and nobody else can name
+them. Without that cookie (a test harness), the visitor is the session.
+
+The pool and the store are shared by every session (``st.cache_resource``): they are built to be,
+and each session reaches only its own visitor's jobs and runs. A job belongs to its visitor, not
+to a page render: it stops only when asked, or when none of the visitor's tabs has been connected
+for a few seconds.
 """
 
 from __future__ import annotations
 
 import atexit
-import shutil
 import tempfile
 import threading
-import weakref
 from pathlib import Path
 
 import streamlit as st
@@ -21,64 +23,112 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from bertviz_core.jobs import make_pool
 from bertviz_core.jobs.protocol import Job, JobRequest
+from bertviz_core.runs import RunStore
+
+_XSRF_COOKIE = "_streamlit_xsrf"
 
 
-def _session_alive(session_id: str) -> bool:
-    """True while the browser tab of ``session_id`` is connected (always, outside a server)."""
-    from streamlit.runtime import Runtime
+class _Visitors:
+    """Which sessions each visitor has had, and each visitor's current jobs (thread-safe)."""
 
-    return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[str, set[str]] = {}
+        self._jobs: dict[tuple[str, str], Job] = {}
+
+    def seen(self, visitor: str, session_id: str) -> None:
+        with self._lock:
+            self._sessions.setdefault(visitor, set()).add(session_id)
+
+    def alive(self, visitor: str) -> bool:
+        """True while any tab of the visitor is connected (always, outside a server)."""
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return True
+        runtime = Runtime.instance()
+        with self._lock:
+            sessions = set(self._sessions.get(visitor, ()))
+        gone = {session for session in sessions if not runtime.is_active_session(session)}
+        with self._lock:  # sessions that ended are forgotten, so the sets stay small
+            self._sessions[visitor] = self._sessions.get(visitor, set()) - gone
+        return len(gone) < len(sessions)
+
+    def job(self, visitor: str, name: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get((visitor, name))
+
+    def set_job(self, visitor: str, name: str, job: Job | None) -> None:
+        with self._lock:
+            if job is None:
+                self._jobs.pop((visitor, name), None)
+            else:
+                self._jobs[(visitor, name)] = job
+
+
+@st.cache_resource
+def _visitors() -> _Visitors:
+    return _Visitors()
 
 
 @st.cache_resource
 def pool():
     """The server's pool of workers (or a Ray cluster's, when configured: ``jobs.make_pool``)."""
-    shared = make_pool(owner_alive=_session_alive)
+    shared = make_pool(owner_alive=_visitors().alive)
     atexit.register(shared.shutdown)
     return shared
 
 
-def owner() -> str:
-    """This session's id: the owner of the jobs it submits."""
-    context = get_script_run_ctx()
-    return context.session_id if context is not None else ""
+@st.cache_resource
+def store() -> RunStore:
+    """Finished runs of every visitor, in a temporary folder of this server's (gone with it)."""
+    return RunStore(Path(tempfile.mkdtemp(prefix="bertviz-runs-")))
+
+
+def _browser_secret() -> str | None:
+    """The token of Streamlit's XSRF cookie ("2|mask|masked token|time"), unmasked: random, set once
+    per browser, sent only by that browser. None when there is no such cookie."""
+    cookie = st.context.cookies.get(_XSRF_COOKIE)
+    if not isinstance(cookie, str):  # no cookie, or a test harness's stand-in
+        return None
+    parts = cookie.split("|")
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except (IndexError, ValueError):
+        return None
+    if parts[0] != "2" or len(mask) != 4 or len(masked) < 16:
+        return None
+    return bytes(byte ^ mask[index % 4] for index, byte in enumerate(masked)).hex()
+
+
+def visitor() -> str:
+    """This browser's visitor key (this session's, without the cookie)."""
+    key = st.session_state.get("visitor_key")
+    if key is None:
+        context = get_script_run_ctx()
+        session = context.session_id if context is not None else "no-session"
+        key = store().visitor_key(_browser_secret() or f"session:{session}")
+        st.session_state["visitor_key"] = key
+        _visitors().seen(key, session)
+    return key
 
 
 def submit(name: str, request: JobRequest) -> Job:
-    """Submit a job for this session, remembered under ``name`` (one job per name at a time)."""
+    """Submit a job for this visitor under ``name`` (one job per name at a time: a new one replaces
+    and stops the last)."""
     previous = current(name)
     if previous is not None:
         previous.stop()
     job = pool().submit(request)
-    st.session_state[f"job_{name}"] = job
+    _visitors().set_job(visitor(), name, job)
     return job
 
 
 def current(name: str) -> Job | None:
-    job = st.session_state.get(f"job_{name}")
-    return job if isinstance(job, Job) else None
+    return _visitors().job(visitor(), name)
 
 
-def forget(name: str) -> None:
-    st.session_state.pop(f"job_{name}", None)
-
-
-class _SessionFolder:
-    """A temporary folder for one session's files, deleted with the session (or the server)."""
-
-    def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="bertviz-session-"))
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
-
-
-_folder_lock = threading.Lock()
-
-
-def session_folder() -> Path:
-    """This session's own folder; it goes when the session does (its state is dropped)."""
-    with _folder_lock:
-        folder = st.session_state.get("session_folder")
-        if not isinstance(folder, _SessionFolder) or not folder.path.is_dir():
-            folder = _SessionFolder()
-            st.session_state["session_folder"] = folder
-    return folder.path
+def forget(name: str, job: Job) -> None:
+    """Drop the visitor's job under ``name`` if it is still ``job`` (another tab may have replaced it)."""
+    if current(name) is job:
+        _visitors().set_job(visitor(), name, None)

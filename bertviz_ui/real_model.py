@@ -17,7 +17,7 @@ from bertviz_core.errors import JobError
 from bertviz_core.jobs.protocol import DONE
 from bertviz_core.jobs.requests import build_request
 from bertviz_core.text import short
-from bertviz_ui.jobs import owner, pool
+from bertviz_ui.jobs import pool, visitor
 
 BUILD_WAIT_SECONDS = 300
 
@@ -25,7 +25,7 @@ BUILD_WAIT_SECONDS = 300
 @st.cache_data(max_entries=32, show_spinner="Building the real keras-bert model in a worker process...")
 def real_report(config_json: str) -> dict:
     """The build's report; a failure raises (and so is not cached) with its sentence."""
-    job = pool().submit(build_request(ModelConfig.from_json(config_json), owner()))
+    job = pool().submit(build_request(ModelConfig.from_json(config_json), visitor()))
     snapshot = job.wait(timeout=BUILD_WAIT_SECONDS)
     if not snapshot.is_over:
         job.stop()

@@ -1,17 +1,16 @@
-"""A visitor's training run and predictions as jobs: start, follow live, stop, collect the result.
+"""A visitor's training run and predictions as jobs: start, follow live, stop, keep the result.
 
-The run is a job in the server's pool (a worker process trains), so it belongs to the visitor's
-session, not to a page render: switching pages, typing a prediction or moving a slider leaves it
-running; only Stop (or the visitor leaving) ends it. While it runs, a fragment redraws its place in
-line, progress and curves every second; when it ends, the whole page runs again and shows the
-result. Predictions are short jobs of their own, on the last finished model only.
+The run is a job in the server's pool (a worker process trains), so it belongs to the visitor, not
+to a page render: switching pages, typing a prediction, moving a slider or reloading the tab leaves
+it running; only Stop (or the visitor leaving for good) ends it. While it runs, a fragment redraws
+its place in line, progress and curves every second; when it ends, its model goes to the visitor's
+run store and the whole page runs again to show it. Predictions are short jobs of their own, on a
+finished run the visitor picks, never on a run in progress.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,37 +24,44 @@ from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE, JobSnapshot
 from bertviz_core.jobs.requests import prediction_request, training_request
 from bertviz_core.model.bundle import SavedClassifier, read_saved
+from bertviz_core.runs import StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown
-from bertviz_ui.jobs import current, forget, owner, pool, session_folder, submit
+from bertviz_ui.jobs import current, forget, pool, store, submit, visitor
+from bertviz_ui.session import remembered
 
-_RESULT, _NOTICE, _SOURCE = "train_result", "train_notice", "train_run_source"
+_NOTICE = "train_notice"
 
 
 @dataclass(frozen=True)
 class TrainedRun:
     """A finished training: the saved model's plain files, what it was trained on, and when."""
 
+    run_id: str
     saved: SavedClassifier
     source: str
     finished: str
 
 
 def start(dataset: Dataset, source: str, config: ModelConfig, settings: TrainSettings) -> None:
-    """Submit the training job (a sentence on the page if the pool refuses it)."""
-    folder = session_folder() / f"run-{uuid.uuid4().hex[:12]}"
+    """Submit the training job; its model goes to the visitor's run store when it ends well."""
+    runs, key = store(), visitor()
+    folder = runs.new_run_folder(key)
     try:
-        submit("train", training_request(dataset, config, settings, folder, owner()))
+        job = submit("train", training_request(dataset, config, settings, folder, key))
     except UserError as error:
+        runs.discard_folder(key, folder)
         st.session_state[_NOTICE] = str(error)
         return
-    st.session_state[_SOURCE] = source
     st.session_state.pop(_NOTICE, None)
 
+    def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
+        if job.snapshot().state == DONE:
+            runs.finish_run(key, folder, {"source": source})
+        else:
+            runs.discard_folder(key, folder)
 
-def result() -> TrainedRun | None:
-    run = st.session_state.get(_RESULT)
-    return run if isinstance(run, TrainedRun) else None
+    job.add_done_callback(keep)
 
 
 def notice() -> str | None:
@@ -63,25 +69,28 @@ def notice() -> str | None:
 
 
 def collect() -> None:
-    """Move a finished training's outcome into the session: its model, or the sentence why not."""
+    """A finished training leaves the visitor's jobs; if it ended without a model, say why."""
     job = current("train")
     if job is None or not job.snapshot().is_over:
         return
     snapshot = job.snapshot()
-    forget("train")
-    if snapshot.state == DONE:
-        previous = result()
-        st.session_state[_RESULT] = TrainedRun(
-            saved=read_saved(snapshot.result["folder"]),
-            source=st.session_state.get(_SOURCE, "the data"),
-            finished=datetime.now().strftime("%H:%M:%S"),
-        )
-        if previous is not None:  # one model per visitor: the new one replaces it, files included
-            shutil.rmtree(previous.saved.folder, ignore_errors=True)
-        st.session_state.pop("train_zip", None)
-        st.session_state.pop(_NOTICE, None)
-    else:
+    forget("train", job)
+    if snapshot.state != DONE:
         st.session_state[_NOTICE] = snapshot.error or "The training was stopped."
+    else:
+        st.session_state.pop(_NOTICE, None)
+        st.session_state.pop("train_run_choice", None)  # show the new run
+
+
+def finished_runs() -> list[StoredRun]:
+    """The visitor's finished runs, newest first (kept on the server for a while: ``runs``)."""
+    return store().runs(visitor())
+
+
+def trained_run(run: StoredRun) -> TrainedRun:
+    saved = remembered("saved_run", run.run_id, lambda: read_saved(run.folder))
+    finished = datetime.fromtimestamp(run.finished).strftime("%H:%M:%S")
+    return TrainedRun(run.run_id, saved, str(run.record.get("source", "the data")), finished)
 
 
 def running() -> bool:
@@ -156,7 +165,7 @@ def prediction(saved: SavedClassifier, text: str) -> None:
         try:
             job = submit(
                 "predict",
-                prediction_request(saved.folder, [text], saved.config, len(saved.class_names), owner()),
+                prediction_request(saved.folder, [text], saved.config, len(saved.class_names), visitor()),
             )
         except UserError as error:
             st.error(escape_markdown(error))

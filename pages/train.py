@@ -25,6 +25,7 @@ from bertviz_core.memory import (
     training_budget_mb,
 )
 from bertviz_core.model.bundle import zip_folder
+from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui import training_run
@@ -139,10 +140,27 @@ def training_section(rows: TrainingRows, source: str, config: ModelConfig, setti
         st.rerun()
 
 
+def choose_run(runs: list[StoredRun]) -> StoredRun:
+    """The newest run, or the one picked when there are several; and how long runs are kept."""
+    st.subheader("Results", divider="gray")
+    st.caption(
+        f"Your finished runs are kept on this server for {KEEP_SECONDS // 3600} hours after your last visit "
+        f"(the last {MAX_RUNS}), for this browser only, also through a reload; a restart of the server clears them."
+    )
+    if len(runs) == 1:
+        return runs[0]
+    labels = {
+        run.run_id: f"{training_run.trained_run(run).finished} · {run.record.get('source', '')}"
+        for run in runs
+    }
+    chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="train_run_choice",
+                          help="Every run you finished lately; the results, predictions and downloads below are of this one.")  # fmt: skip
+    return next(run for run in runs if run.run_id == chosen)
+
+
 def results_section(run: training_run.TrainedRun) -> None:
     saved = run.saved
     metrics, history = saved.metrics, saved.metrics["history"]
-    st.subheader("Results", divider="gray")
     st.caption(
         f"Trained at {run.finished} on {md(run.source)}: {metrics['train_samples']:,} training and "
         f"{metrics['val_samples']:,} validation texts; {md(explain.describe_model(saved.config))}; "
@@ -251,5 +269,6 @@ elif training_run.running():  # the data changed under a running training: it go
 
 if training_run.notice():
     st.error(md(training_run.notice()))
-if training_run.result():
-    results_section(training_run.result())
+finished = training_run.finished_runs()
+if finished:
+    results_section(training_run.trained_run(choose_run(finished)))

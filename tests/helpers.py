@@ -65,19 +65,27 @@ def separable_dataset(rows: int = 160, seed: int = 0) -> Dataset:
 
 
 def train_on_page(app, timeout: float = 300) -> None:
-    """Click Train on the training page (AppTest) and run the page again until the run has ended:
-    the training is a job in a worker process, which AppTest's fragments do not follow by themselves."""
+    """Click Train on the training page (AppTest) and run the page again until the run has ended
+    (its Stop button is gone): the training is a job in a worker process, which AppTest's fragments
+    do not follow by themselves."""
     app.button(key="train_start").click().run()
     deadline = time.monotonic() + timeout
-    while "job_train" in app.session_state:
+    while any(button.key == "train_stop" for button in app.button):
         if time.monotonic() > deadline:
             raise AssertionError("the training did not finish")
         time.sleep(0.5)
         app.run()
 
 
+def finished_run_folder(app):
+    """The folder of the visitor's newest finished run (the page's run store, shared in-process)."""
+    from bertviz_ui.jobs import store
+
+    return store().runs(app.session_state["visitor_key"])[0].folder
+
+
 def result_zip(app) -> bytes:
-    """The finished run's model zip, as the page's download button gives it."""
+    """The newest run's model zip, as the page's download button gives it."""
     from bertviz_core.model.bundle import zip_folder
 
-    return zip_folder(app.session_state["train_result"].saved.folder)
+    return zip_folder(finished_run_folder(app))

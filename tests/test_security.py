@@ -34,7 +34,7 @@ from bertviz_core.data.limits import MAX_UPLOAD_MB
 from bertviz_core.data.table import read_csv_bytes
 from bertviz_core.errors import BundleError, DataError
 from bertviz_core.model.bundle import ALLOWED_CLASS_NAMES, BUNDLE_FILES, load_bundle
-from tests.helpers import result_zip, train_on_page
+from tests.helpers import finished_run_folder, result_zip, train_on_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE = str(REPO_ROOT / "pages" / "train.py")
@@ -226,7 +226,7 @@ def hostile_training(tmp_path_factory) -> dict:
         spy = DownloadSpy(monkeypatch)
         app = AppTest.from_file(TRAIN_PAGE, default_timeout=180).run()
         app.radio(key="train_source").set_value("My CSV file").run()
-        app.file_uploader(key="train_upload").set_value((HOSTILE_FILE_NAME, hostile_csv(), "text/csv")).run()
+        app.file_uploader[0].set_value((HOSTILE_FILE_NAME, hostile_csv(), "text/csv")).run()
         assert not app.exception, [element.value for element in app.exception]
         uploaded_view = {"strings": assert_user_text_is_escaped(app), "errors": [e.value for e in app.error]}
         for key, value in (
@@ -252,7 +252,7 @@ def hostile_training(tmp_path_factory) -> dict:
 def test_markup_in_an_upload_is_shown_as_text(hostile_training) -> None:
     assert hostile_training["uploaded_view"]["errors"] == []
     app = hostile_training["app"]
-    assert app.session_state["train_result"] is not None, "training did not finish"
+    assert finished_run_folder(app).is_dir(), "training did not finish"
     assert assert_user_text_is_escaped(app) >= 3  # results caption, verdict, prediction, ...
     assert not app.get("html") and not app.get("iframe")
 
@@ -477,7 +477,7 @@ def test_the_training_page_shows_the_size_refusal() -> None:
     payload = b"text,label\n" + b"x" * (MAX_UPLOAD_MB * 1024 * 1024)
     app = AppTest.from_file(TRAIN_PAGE, default_timeout=60).run()
     app.radio(key="train_source").set_value("My CSV file").run()
-    app.file_uploader(key="train_upload").set_value(("huge.csv", payload, "text/csv")).run()
+    app.file_uploader[0].set_value(("huge.csv", payload, "text/csv")).run()
     assert not app.exception
     errors = [re.sub(r"\\(.)", r"\1", element.value) for element in app.error]
     assert len(errors) == 1 and f"more than the {MAX_UPLOAD_MB} MB limit" in errors[0]

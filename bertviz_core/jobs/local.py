@@ -120,7 +120,8 @@ class LocalPool:
                 f"more than the {budget:,} MB this app may use, so it cannot run here; make the model or "
                 "the batch smaller."
             )
-        job = Job(request, on_stop=self._stop, on_finish=self._log.finished)
+        job = Job(request, on_stop=self._stop)
+        job.add_done_callback(self._log.finished)
         with self._lock:
             if self._closed:
                 raise MemoryGuardError("The app is shutting down; try again in a moment.")

@@ -84,9 +84,9 @@ class Job:
     stop_requested: bool = False
     place_in_line: int = 0
     wait_seconds: float | None = None
-    # Set by the pool: how to ask it to stop this job, and what to tell when it has finished.
+    # Set by the pool: how to ask it to stop this job.
     on_stop: Callable[[Job], None] | None = field(default=None, repr=False)
-    on_finish: Callable[[Job], None] | None = field(default=None, repr=False)
+    _done_callbacks: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _finished_event: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -114,6 +114,15 @@ class Job:
             self.stop_requested = True
         if self.on_stop is not None:
             self.on_stop(self)
+
+    def add_done_callback(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has finished (at once if it has): in the pool's thread,
+        so it must be quick and must not raise."""
+        with self._lock:
+            if self.state not in FINISHED:
+                self._done_callbacks.append(callback)
+                return
+        callback(self)
 
     def wait(self, timeout: float | None = None) -> JobSnapshot:
         """Block until the job has finished (or ``timeout`` seconds passed); the snapshot then."""
@@ -143,6 +152,7 @@ class Job:
                 return
             self.state, self.result, self.error = state, result, error
             self.finished, self.place_in_line, self.wait_seconds = time.time(), 0, None
+            callbacks, self._done_callbacks = self._done_callbacks, []
         self._finished_event.set()
-        if self.on_finish is not None:
-            self.on_finish(self)
+        for callback in callbacks:
+            callback(self)

@@ -170,7 +170,8 @@ class RayPool:
                 "largest machine of the Ray cluster offers, so it cannot run there; make the model or the "
                 "batch smaller."
             )
-        job = Job(request, on_stop=self._request_stop, on_finish=self._log.finished)
+        job = Job(request, on_stop=self._request_stop)
+        job.add_done_callback(self._log.finished)
         with self._lock:
             if self._closed:
                 raise MemoryGuardError("The app is shutting down; try again in a moment.")

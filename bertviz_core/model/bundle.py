@@ -19,6 +19,7 @@ import json
 import tempfile
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def _read_zip(handle: Any, label: str, max_bytes: int) -> dict[str, bytes]:
                 with archive.open(entry) as member:
                     # Read one byte past the cap: a header may lie about the size.
                     data = member.read(remaining + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, zlib.error):
                 raise BundleError(
                     f"{entry.filename} in {label} is damaged; export the model again."
                 ) from None

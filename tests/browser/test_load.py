@@ -584,7 +584,9 @@ def test_closing_the_tab_mid_training_stops_the_training(browser, harness, tmp_p
         "active_sessions_after_close": sessions_after,
     }
     write_report("closed_tab", figures)
-    assert workers_training == 1 and rss_training > rss_idle_server + 300, figures  # TensorFlow was in a worker
+    assert workers_training == 1 and rss_training > rss_idle_server + 300, (
+        figures
+    )  # TensorFlow was in a worker
     assert finished["state"] == "done" and finished["stopped"], figures  # stopped, keeping its best epoch
     assert rss_after < rss_idle_server + 200, figures  # the memory came back
     assert sessions_before is not None and sessions_after == sessions_before - 1, figures

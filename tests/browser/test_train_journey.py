@@ -21,6 +21,10 @@ NEGATIVE = ["awful", "broken", "dull", "noisy", "flimsy", "gloomy", "clumsy", "d
 THINGS = ["kettle", "novel", "film", "lamp", "bicycle", "soup", "album", "jacket"]
 
 
+def base_url_of(page) -> str:
+    return "/".join(page.url.split("/")[:3])
+
+
 def reviews_csv(rows: int = 400) -> bytes:
     """Two classes whose words do not overlap: a tiny model learns them in two epochs."""
     rng = random.Random(7)
@@ -109,14 +113,22 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     if os.environ.get("BERTVIZ_SCREENSHOT") == "1":
         save_screenshot(page, REPO_ROOT / "docs" / "train.png")
 
-    # A second tab is a second session: none of the first tab's file, model or results.
-    other = page.context.new_page()
+    # A second browser is another visitor: none of the first one's file, model or results.
+    other_context = page.context.browser.new_context(viewport=page.viewport_size, base_url=base_url_of(page))
+    other = other_context.new_page()
     open_train_page(other, wait_for_run)
     other_main = other.locator("[data-testid='stMain']")
     assert other_main.get_by_text("400 rows read").count() == 0
     assert other.locator(".st-key-train_confusion").count() == 0
     assert other_main.get_by_role("heading", name="Results").count() == 0
-    other.close()
+    other_context.close()
+
+    # The same browser, reloaded: its finished run comes back, results and all.
+    page.reload()
+    page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    wait_for_run(page)
+    assert main.get_by_text("Validation accuracy", exact=True).count() == 1
+    assert "moods.csv" in main.inner_text()
 
 
 def test_stop_keeps_the_best_epoch_so_far(page, wait_for_run, finished_runs, wait_for_epochs):
@@ -188,6 +200,37 @@ def test_leaving_the_page_mid_training_leaves_the_training_running(
     main = page.locator("[data-testid='stMain']").inner_text()
     assert "Training was stopped after" not in main
     assert "Validation accuracy" in main
+
+
+def test_a_prediction_during_a_training_uses_the_finished_model_and_the_training_goes_on(
+    page, wait_for_run, finished_runs, wait_for_epochs
+):
+    open_train_page(page, wait_for_run)
+    make_tiny(page, wait_for_run, finished_runs, epochs=2)
+    page.locator(".st-key-train_start button").click()
+    page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)  # a finished run
+    wait_for_run(page)
+
+    set_number(page, "train_epochs", 6, wait_for_run, finished_runs)
+    set_number(page, "train_patience", 6, wait_for_run, finished_runs)
+    page.locator(".st-key-train_start button").click()
+    wait_for_epochs(page, 1, TRAINING_TIMEOUT_MS)
+    field = page.locator(".st-key-train_predict_text input")
+    field.fill("What a lovely and charming kettle")
+    field.press("Enter")
+    page.locator(".st-key-train_probabilities").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    assert page.locator(".st-key-train_stop").count() == 1  # the new run is still training
+
+    # The new run ends on its own, with every epoch: the prediction did not stop it.
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-train_stop') === null",
+        polling=200,
+        timeout=TRAINING_TIMEOUT_MS,
+    )
+    wait_for_run(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "Training was stopped after" not in main
+    assert page.locator(".st-key-train_run_choice").count() == 1  # both runs are there to pick from
 
 
 def save_screenshot(page, path: Path) -> None:

@@ -45,7 +45,9 @@ def page(repo_root) -> AppTest:
 
 def upload(page: AppTest, name: str, content: bytes) -> AppTest:
     page.radio(key="train_source").set_value("My CSV file").run()
-    page.file_uploader(key="train_upload").set_value((name, content, "text/csv")).run()
+    if any(button.key == "train_upload_another" for button in page.button):  # a file is read already
+        page.button(key="train_upload_another").click().run()
+    page.file_uploader[0].set_value((name, content, "text/csv")).run()
     assert not page.exception
     return page
 
@@ -137,7 +139,7 @@ def test_bad_files_show_one_error_sentence_and_the_page_keeps_working(page, name
     assert not page.get("button") or not any(button.key == "train_start" for button in page.button)
 
     # Another file works right after.
-    page.file_uploader(key="train_upload").set_value(("good.csv", GOOD_CSV, "text/csv")).run()
+    upload(page, "good.csv", GOOD_CSV)
     assert not page.exception
     assert not page.error
     assert list(page.dataframe[0].value.columns) == ["review", "stars", "sentiment"]
@@ -289,3 +291,24 @@ def test_the_pages_process_never_imports_tensorflow_through_training_and_predict
     assert finished.returncode == 0, finished.stderr[-3000:]
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
     assert outcome == {"exceptions": [], "predicted": True, "imported": []}, outcome
+
+
+def test_an_upload_is_released_once_read_and_the_session_keeps_a_compact_table(page):
+    rows = "".join(
+        f"review number {index} of a kettle that works well,{'good' if index % 2 else 'bad'}\n"
+        for index in range(40_000)
+    )
+    content = ("text,label\n" + rows).encode()
+    upload(page, "reviews.csv", content)
+
+    assert not page.exception and not page.error
+    assert not page.file_uploader  # the uploader that held the bytes is gone
+    assert any(
+        "reviews.csv: read, and the upload itself released" in caption.value.replace("\\", "")
+        for caption in page.caption
+    )
+    held = page.session_state["train_uploaded_table"].table.frame
+    assert held.memory_usage(deep=True).sum() < 1.5 * len(content)  # compact strings, about the file's size
+
+    page.button(key="train_upload_another").click().run()
+    assert page.file_uploader and page.file_uploader[0].value is None
