@@ -98,13 +98,36 @@ def running() -> bool:
     return job is not None and not job.snapshot().is_over
 
 
+# How often a visitor's page asks how their training is doing. Every redraw is work for the one web
+# server every visitor shares, so the live view is redrawn no faster than people read it: a room of
+# thirty watching is thirty redraws per period.
+PROGRESS_SECONDS, CURVES_SECONDS = 2.0, 5.0
+
+
 def live_panel(epochs: int) -> None:
-    """While a training runs: its place in line or its progress, the curves so far, and Stop."""
+    """While a training runs: its place in line or its progress and Stop, and the curves so far, each
+    redrawn on its own timer (a chart costs the server more than a progress bar)."""
     if running():
-        st.fragment(_panel, run_every=1.0)(epochs)
+        st.fragment(_progress, run_every=PROGRESS_SECONDS)(epochs)
+        st.fragment(_curves, run_every=CURVES_SECONDS)(epochs)
 
 
-def _panel(epochs: int) -> None:
+def _curves(epochs: int) -> None:
+    job = current("train")
+    history = (
+        [event["record"] for event in job.snapshot().events if event.get("type") == "epoch"] if job else []
+    )
+    if history:
+        record = history[-1]
+        st.caption(
+            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
+            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
+            "training texts per second."
+        )
+        st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
+
+
+def _progress(epochs: int) -> None:
     job = current("train")
     if job is None:
         return
@@ -115,7 +138,6 @@ def _panel(epochs: int) -> None:
     if snapshot.state == "queued":
         st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
         return
-    history = [event["record"] for event in snapshot.events if event.get("type") == "epoch"]
     batches = [event for event in snapshot.events if event.get("type") == "batch"]
     if batches:
         last = batches[-1]
@@ -129,14 +151,6 @@ def _panel(epochs: int) -> None:
             (event["text"] for event in reversed(snapshot.events) if event.get("type") == "stage"), None
         )
         st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
-    if history:
-        record = history[-1]
-        st.caption(
-            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
-            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
-            "training texts per second."
-        )
-        st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
     if snapshot.state == "running" and job.stop_requested:
         st.info("Stopping after this batch; the best epoch so far is kept.", icon=":material/hourglass_top:")
 

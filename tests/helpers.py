@@ -89,3 +89,12 @@ def result_zip(app) -> bytes:
     from bertviz_core.model.bundle import zip_folder
 
     return zip_folder(finished_run_folder(app))
+
+
+def until(condition, timeout: float = 60) -> None:
+    """Wait until ``condition()`` holds, polling; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.05)

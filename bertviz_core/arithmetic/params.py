@@ -64,76 +64,24 @@ def _encoder_rows(config: ModelConfig, block: int, previous: str) -> Iterator[La
     attention, feed_forward = f"{name}-MultiHeadSelfAttention", f"{name}-FeedForward"
     shape = (None, s, d)
     # Query, key, value and output projections, each a d x d matrix with a bias of d.
-    yield LayerRow(
-        attention,
-        "MultiHeadAttention",
-        4 * (d * d + d),
-        "attention",
-        block,
-        "4 × (d·d + d)",
-        shape,
-        (previous,),
-        s * d,
-    )
+    # One layer per line: the rows read as model.summary() does.
+    # fmt: off
+    yield LayerRow(attention, "MultiHeadAttention", 4 * (d * d + d), "attention", block,
+                   "4 × (d·d + d)", shape, (previous,), s * d)
     yield LayerRow(f"{attention}-Dropout", "Dropout", 0, "attention", block, "0", shape, (attention,), s * d)
-    yield LayerRow(
-        f"{attention}-Add",
-        "Add",
-        0,
-        "attention",
-        block,
-        "0",
-        shape,
-        (previous, f"{attention}-Dropout"),
-        s * d,
-    )
-    yield LayerRow(
-        f"{attention}-Norm",
-        "LayerNormalization",
-        2 * d,
-        "layer norms",
-        block,
-        "2 × d (gain and bias)",
-        shape,
-        (f"{attention}-Add",),
-        s * d,
-    )
-    yield LayerRow(
-        feed_forward,
-        "FeedForward",
-        d * f + f + f * d + d,
-        "feed-forward",
-        block,
-        "d·F + F + F·d + d",
-        shape,
-        (f"{attention}-Norm",),
-        s * d,
-    )
-    yield LayerRow(
-        f"{feed_forward}-Dropout", "Dropout", 0, "feed-forward", block, "0", shape, (feed_forward,), s * d
-    )
-    yield LayerRow(
-        f"{feed_forward}-Add",
-        "Add",
-        0,
-        "feed-forward",
-        block,
-        "0",
-        shape,
-        (f"{attention}-Norm", f"{feed_forward}-Dropout"),
-        s * d,
-    )
-    yield LayerRow(
-        f"{feed_forward}-Norm",
-        "LayerNormalization",
-        2 * d,
-        "layer norms",
-        block,
-        "2 × d (gain and bias)",
-        shape,
-        (f"{feed_forward}-Add",),
-        s * d,
-    )
+    yield LayerRow(f"{attention}-Add", "Add", 0, "attention", block, "0", shape,
+                   (previous, f"{attention}-Dropout"), s * d)
+    yield LayerRow(f"{attention}-Norm", "LayerNormalization", 2 * d, "layer norms", block,
+                   "2 × d (gain and bias)", shape, (f"{attention}-Add",), s * d)
+    yield LayerRow(feed_forward, "FeedForward", d * f + f + f * d + d, "feed-forward", block,
+                   "d·F + F + F·d + d", shape, (f"{attention}-Norm",), s * d)
+    yield LayerRow(f"{feed_forward}-Dropout", "Dropout", 0, "feed-forward", block, "0", shape,
+                   (feed_forward,), s * d)
+    yield LayerRow(f"{feed_forward}-Add", "Add", 0, "feed-forward", block, "0", shape,
+                   (f"{attention}-Norm", f"{feed_forward}-Dropout"), s * d)
+    yield LayerRow(f"{feed_forward}-Norm", "LayerNormalization", 2 * d, "layer norms", block,
+                   "2 × d (gain and bias)", shape, (f"{feed_forward}-Add",), s * d)
+    # fmt: on
     del h  # heads split d, they do not add weights
 
 
@@ -142,69 +90,24 @@ def layer_rows(config: ModelConfig) -> tuple[LayerRow, ...]:
     """Every layer of ``get_model(**config.get_model_kwargs())``, in ``model.layers`` order."""
     v, s, p, d = config.vocab, config.seq_len, config.pos_num, config.embed_dim
     seq = (None, s, d)
+    # fmt: off
     rows = [
         LayerRow("Input-Token", "InputLayer", 0, "inputs", None, "0", [(None, s)], (), s),
         LayerRow("Input-Segment", "InputLayer", 0, "inputs", None, "0", [(None, s)], (), s),
         # TokenEmbedding also outputs its weight matrix, which the MLM head reuses (tied weights).
-        LayerRow(
-            "Embedding-Token",
-            "TokenEmbedding",
-            v * d,
-            "embeddings",
-            0,
-            "V × d",
-            [seq, (v, d)],
-            ("Input-Token",),
-            s * d,
-        ),
-        LayerRow(
-            "Embedding-Segment",
-            "Embedding",
-            SEGMENT_COUNT * d,
-            "embeddings",
-            0,
-            "2 × d",
-            seq,
-            ("Input-Segment",),
-            s * d,
-        ),
-        LayerRow(
-            "Embedding-Token-Segment",
-            "Add",
-            0,
-            "embeddings",
-            0,
-            "0",
-            seq,
-            ("Embedding-Token", "Embedding-Segment"),
-            s * d,
-        ),
-        LayerRow(
-            "Embedding-Position",
-            "PositionEmbedding",
-            p * d,
-            "embeddings",
-            0,
-            "P × d",
-            seq,
-            ("Embedding-Token-Segment",),
-            s * d,
-        ),
-        LayerRow(
-            "Embedding-Dropout", "Dropout", 0, "embeddings", 0, "0", seq, ("Embedding-Position",), s * d
-        ),
-        LayerRow(
-            "Embedding-Norm",
-            "LayerNormalization",
-            2 * d,
-            "layer norms",
-            0,
-            "2 × d (gain and bias)",
-            seq,
-            ("Embedding-Dropout",),
-            s * d,
-        ),
+        LayerRow("Embedding-Token", "TokenEmbedding", v * d, "embeddings", 0, "V × d",
+                 [seq, (v, d)], ("Input-Token",), s * d),
+        LayerRow("Embedding-Segment", "Embedding", SEGMENT_COUNT * d, "embeddings", 0, "2 × d",
+                 seq, ("Input-Segment",), s * d),
+        LayerRow("Embedding-Token-Segment", "Add", 0, "embeddings", 0, "0", seq,
+                 ("Embedding-Token", "Embedding-Segment"), s * d),
+        LayerRow("Embedding-Position", "PositionEmbedding", p * d, "embeddings", 0, "P × d", seq,
+                 ("Embedding-Token-Segment",), s * d),
+        LayerRow("Embedding-Dropout", "Dropout", 0, "embeddings", 0, "0", seq, ("Embedding-Position",), s * d),
+        LayerRow("Embedding-Norm", "LayerNormalization", 2 * d, "layer norms", 0, "2 × d (gain and bias)",
+                 seq, ("Embedding-Dropout",), s * d),
     ]
+    # fmt: on
     previous = "Embedding-Norm"
     for block in range(1, config.layers + 1):
         rows.extend(_encoder_rows(config, block, previous))
@@ -213,38 +116,20 @@ def layer_rows(config: ModelConfig) -> tuple[LayerRow, ...]:
         heads = "pretraining heads"
         # Keras orders the functional model's layers by depth from the outputs, which puts these
         # in an order that is not the order get_model creates them in.
+        # fmt: off
         rows += [
             LayerRow("MLM-Dense", "Dense", d * d + d, heads, None, "d·d + d", seq, (previous,), s * d),
-            LayerRow(
-                "MLM-Norm", "LayerNormalization", 2 * d, heads, None, "2 × d", seq, ("MLM-Dense",), s * d
-            ),
+            LayerRow("MLM-Norm", "LayerNormalization", 2 * d, heads, None, "2 × d", seq, ("MLM-Dense",), s * d),
             LayerRow("Extract", "Extract", 0, heads, None, "0", (None, d), (previous,), d),
-            LayerRow(
-                "MLM-Sim",
-                "EmbeddingSimilarity",
-                v,
-                heads,
-                None,
-                "V (a bias per token; the matrix is Embedding-Token's)",
-                (None, s, v),
-                ("MLM-Norm", "Embedding-Token"),
-                s * v,
-            ),
+            LayerRow("MLM-Sim", "EmbeddingSimilarity", v, heads, None, "V (a bias per token; the matrix is "
+                     "Embedding-Token's)", (None, s, v), ("MLM-Norm", "Embedding-Token"), s * v),
             LayerRow("Input-Masked", "InputLayer", 0, "inputs", None, "0", [(None, s)], (), s),
             LayerRow("NSP-Dense", "Dense", d * d + d, heads, None, "d·d + d", (None, d), ("Extract",), d),
             LayerRow("MLM", "Masked", 0, heads, None, "0", (None, s, v), ("MLM-Sim", "Input-Masked"), s * v),
-            LayerRow(
-                "NSP",
-                "Dense",
-                d * NSP_CLASSES + NSP_CLASSES,
-                heads,
-                None,
-                "d × 2 + 2",
-                (None, NSP_CLASSES),
-                ("NSP-Dense",),
-                NSP_CLASSES,
-            ),
+            LayerRow("NSP", "Dense", d * NSP_CLASSES + NSP_CLASSES, heads, None, "d × 2 + 2", (None, NSP_CLASSES),
+                     ("NSP-Dense",), NSP_CLASSES),
         ]
+        # fmt: on
     return tuple(rows)
 
 

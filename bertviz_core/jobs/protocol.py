@@ -131,8 +131,13 @@ class Job:
 
     # --- for the pool -----------------------------------------------------------------------------
     def add_event(self, event: dict) -> None:
+        """Keep every event but a batch event that another one follows: only the latest batch matters,
+        and a long training would otherwise pile up thousands of them."""
         with self._lock:
-            self.events.append(event)
+            if event.get("type") == "batch" and self.events and self.events[-1].get("type") == "batch":
+                self.events[-1] = event
+            else:
+                self.events.append(event)
 
     def mark_running(self) -> None:
         with self._lock:

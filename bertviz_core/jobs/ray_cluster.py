@@ -29,7 +29,7 @@ from ray import exceptions as ray_errors
 
 from bertviz_core.errors import UserError
 from bertviz_core.jobs.processes import PACKAGE_ROOT
-from bertviz_core.jobs.worker import NICENESS, run_task
+from bertviz_core.jobs.worker import lower_priority, run_task
 from bertviz_core.text import MIB
 
 EXCHANGE_SECONDS = 0.2  # how often a running task asks whether it should stop
@@ -180,9 +180,8 @@ class _RemoteProgress:
 def _run_job(mailbox: Any, job_id: str, kind: str, inputs: dict[str, Any]) -> tuple[str, Any]:
     """One job, as a Ray task: announce the start, run the task, see its last events delivered."""
     # Below other work on the machine (with Ray on the web server's machine: below the server), like
-    # a local worker; Ray reuses its workers, so set the level rather than add to it.
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), NICENESS))
+    # a local worker; every thread of the process, since Ray reuses its workers.
+    lower_priority()
     where = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
     if not _call(mailbox.start, job_id, where):
         return "skipped", None

@@ -15,6 +15,7 @@ import pytest
 from bertviz_core.errors import MemoryGuardError
 from bertviz_core.jobs.local import LocalPool
 from bertviz_core.jobs.protocol import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobRequest
+from tests.helpers import until
 
 WAIT = 60  # seconds a job may take here, on the busiest machine
 
@@ -37,14 +38,6 @@ def make_pool():
     yield make
     for pool in pools:
         pool.shutdown()
-
-
-def until(condition, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never held")
-        time.sleep(0.05)
 
 
 def test_jobs_run_in_worker_processes_and_report_in_order(make_pool) -> None:
@@ -174,7 +167,8 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
     job = pool.submit(probe(steps=40, seconds=0.05))
     until(lambda: len(job.snapshot().events) >= 1)
     (pid,) = pool.worker_pids()
-    assert psutil.Process(pid).nice() > psutil.Process().nice()
+    idle = os.sched_getscheduler(pid) == os.SCHED_IDLE  # runs only when the server does not need the CPU
+    assert idle or psutil.Process(pid).nice() > psutil.Process().nice()
     job.stop()
 
 
