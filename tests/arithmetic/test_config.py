@@ -86,3 +86,17 @@ def test_python_snippet_is_valid_python_that_names_the_settings() -> None:
         compile(snippet, "snippet.py", "exec")
         assert "TF_USE_LEGACY_KERAS" in snippet
         assert f"token_num={config.vocab}" in snippet
+
+
+def test_the_field_table_and_the_configuration_describe_the_same_fields() -> None:
+    """Adding a model field is a row in fields.py plus its attribute here: a test keeps them together."""
+    from dataclasses import fields as dataclass_fields
+
+    from bertviz_core.fields import MODEL_FIELDS, QUERY_KEYS
+
+    attributes = [field.name for field in dataclass_fields(ModelConfig) if field.name != "encoder_only"]
+    assert attributes == [field.name for field in MODEL_FIELDS]
+    assert set(ModelConfig().get_model_kwargs()) == {field.keras_name for field in MODEL_FIELDS}
+    assert list(QUERY_KEYS) == [*attributes, "encoder_only"]
+    for field in MODEL_FIELDS:
+        assert getattr(ModelConfig(), field.name) == field.default

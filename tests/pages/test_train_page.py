@@ -312,3 +312,39 @@ def test_an_upload_is_released_once_read_and_the_session_keeps_a_compact_table(p
 
     page.button(key="train_upload_another").click().run()
     assert page.file_uploader and page.file_uploader[0].value is None
+
+
+def test_the_page_and_the_command_line_train_on_the_same_rows_of_a_large_file(page, monkeypatch, tmp_path):
+    """One path from a table to training rows: the same file and seed give the same sample of a file
+    over the row limit on the page and in ``train`` (they once sampled with different seeds)."""
+    import argparse
+
+    from bertviz_core.cli.train import _read_rows
+    from bertviz_core.data import rows as rows_module
+    from bertviz_core.data.limits import MAX_ROWS
+
+    lines = [
+        f"text number {index} about {'tea' if index % 3 else 'coffee'},{'tea' if index % 3 else 'coffee'}"
+        for index in range(MAX_ROWS + 700)
+    ]
+    content = ("text,label\n" + "\n".join(lines) + "\n").encode()
+    (tmp_path / "large.csv").write_bytes(content)
+    seen = []
+    original = rows_module.training_rows
+    monkeypatch.setattr(
+        rows_module,
+        "training_rows",
+        lambda *args, **kwargs: seen.append(original(*args, **kwargs)) or seen[-1],
+    )
+
+    page.number_input(key="train_seed").set_value(7).run()
+    upload(page, "large.csv", content)
+    assert not page.exception and not page.error and seen
+    on_page = seen[-1].dataset
+
+    arguments = argparse.Namespace(
+        csv=str(tmp_path / "large.csv"), text_column=None, label_column=None, max_rows=MAX_ROWS, seed=7
+    )
+    on_the_command_line = _read_rows(arguments).dataset
+    assert len(on_page.texts) == MAX_ROWS
+    assert on_page.texts == on_the_command_line.texts and on_page.labels == on_the_command_line.labels
