@@ -112,18 +112,13 @@ def live_panel(epochs: int) -> None:
         st.fragment(_curves, run_every=CURVES_SECONDS)(epochs)
 
 
+def _epochs(job) -> list[dict]:
+    return [event["record"] for event in job.snapshot().events if event.get("type") == "epoch"] if job else []
+
+
 def _curves(epochs: int) -> None:
-    job = current("train")
-    history = (
-        [event["record"] for event in job.snapshot().events if event.get("type") == "epoch"] if job else []
-    )
+    history = _epochs(current("train"))
     if history:
-        record = history[-1]
-        st.caption(
-            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
-            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
-            "training texts per second."
-        )
         st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
 
 
@@ -151,6 +146,14 @@ def _progress(epochs: int) -> None:
             (event["text"] for event in reversed(snapshot.events) if event.get("type") == "stage"), None
         )
         st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
+    history = _epochs(job)
+    if history:
+        record = history[-1]
+        st.caption(
+            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
+            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
+            "training texts per second."
+        )
     if snapshot.state == "running" and job.stop_requested:
         st.info("Stopping after this batch; the best epoch so far is kept.", icon=":material/hourglass_top:")
 

@@ -183,8 +183,9 @@ def test_leaving_the_page_mid_training_leaves_the_training_running(
 ):
     """The run belongs to the visitor, not to the page: a look at the explorer does not stop it."""
     open_train_page(page, wait_for_run)
-    make_tiny(page, wait_for_run, finished_runs, epochs=4)
-    set_number(page, "train_patience", 4, wait_for_run, finished_runs)
+    # Long enough to be away from (a tiny model's epoch takes a second or two).
+    make_tiny(page, wait_for_run, finished_runs, epochs=12)
+    set_number(page, "train_patience", 12, wait_for_run, finished_runs)
     page.locator(".st-key-train_start button").click()
     wait_for_epochs(page, 1, TRAINING_TIMEOUT_MS)
 
@@ -211,8 +212,9 @@ def test_a_prediction_during_a_training_uses_the_finished_model_and_the_training
     page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)  # a finished run
     wait_for_run(page)
 
-    set_number(page, "train_epochs", 6, wait_for_run, finished_runs)
-    set_number(page, "train_patience", 6, wait_for_run, finished_runs)
+    # Long enough for a prediction to be answered meanwhile (a worker may have to start for it).
+    set_number(page, "train_epochs", 40, wait_for_run, finished_runs)
+    set_number(page, "train_patience", 40, wait_for_run, finished_runs)
     page.locator(".st-key-train_start button").click()
     wait_for_epochs(page, 1, TRAINING_TIMEOUT_MS)
     field = page.locator(".st-key-train_predict_text input")
