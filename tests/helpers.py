@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import psutil
 import pytest
 
 from bertviz_core.data.rows import Dataset
 from bertviz_core.data.table import Table
 from bertviz_core.errors import UserError
+from bertviz_core.memory import DEFAULT_BUDGET_MB
+from bertviz_core.text import MIB
 
 ROWS = [
     ("Café crème was lovely, really", "positive"),
@@ -69,6 +75,8 @@ def train_on_page(app, timeout: float = 300) -> None:
     (its Stop button is gone): the training is a job in a worker process, which AppTest's fragments
     do not follow by themselves."""
     app.button(key="train_start").click().run()
+    if not any(button.key == "train_stop" for button in app.button) and app.error:
+        raise AssertionError(f"the training did not start: {[element.value for element in app.error]}")
     deadline = time.monotonic() + timeout
     while any(button.key == "train_stop" for button in app.button):
         if time.monotonic() > deadline:
@@ -98,3 +106,16 @@ def until(condition, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the condition never held")
         time.sleep(0.05)
+
+
+@contextmanager
+def budget_as_on_a_server() -> Iterator[None]:
+    """AppTest runs a page inside this pytest process, which may by then hold TensorFlow and the
+    models earlier tests built; a Streamlit server holds neither. The job pool counts the server
+    process against the memory budget, so a page tested here gets the budget it would have
+    (``BERTVIZ_MEMORY_BUDGET_MB`` or the default) plus what this process holds."""
+    raw = os.environ.get("BERTVIZ_MEMORY_BUDGET_MB", "").strip()
+    budget = int(raw) if raw.isdigit() else DEFAULT_BUDGET_MB
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BERTVIZ_MEMORY_BUDGET_MB", str(budget + psutil.Process().memory_info().rss // MIB))
+        yield

@@ -34,7 +34,7 @@ from bertviz_core.data.limits import MAX_UPLOAD_MB
 from bertviz_core.data.table import read_csv_bytes
 from bertviz_core.errors import BundleError, DataError
 from bertviz_core.model.bundle import ALLOWED_CLASS_NAMES, BUNDLE_FILES, load_bundle
-from tests.helpers import finished_run_folder, result_zip, train_on_page
+from tests.helpers import budget_as_on_a_server, finished_run_folder, result_zip, train_on_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE = str(REPO_ROOT / "pages" / "train.py")
@@ -224,25 +224,29 @@ def hostile_training(tmp_path_factory) -> dict:
     monkeypatch = pytest.MonkeyPatch()
     try:
         spy = DownloadSpy(monkeypatch)
-        app = AppTest.from_file(TRAIN_PAGE, default_timeout=180).run()
-        app.radio(key="train_source").set_value("My CSV file").run()
-        app.file_uploader[0].set_value((HOSTILE_FILE_NAME, hostile_csv(), "text/csv")).run()
-        assert not app.exception, [element.value for element in app.exception]
-        uploaded_view = {"strings": assert_user_text_is_escaped(app), "errors": [e.value for e in app.error]}
-        for key, value in (
-            ("train_model_embed_dim", 16),
-            ("train_model_ff_dim", 32),
-            ("train_model_layers", 1),
-            ("train_model_seq_len", 24),
-            ("train_epochs", 2),
-            ("train_batch_size", 16),
-        ):
-            app.number_input(key=key).set_value(value)
-        app.run()
-        train_on_page(app)
-        assert not app.exception, [element.value for element in app.exception]
-        app.text_input(key="train_predict_text").input(f"<b>{MARK}</b> lovely and bright").run()
-        assert not app.exception, [element.value for element in app.exception]
+        with budget_as_on_a_server():
+            app = AppTest.from_file(TRAIN_PAGE, default_timeout=180).run()
+            app.radio(key="train_source").set_value("My CSV file").run()
+            app.file_uploader[0].set_value((HOSTILE_FILE_NAME, hostile_csv(), "text/csv")).run()
+            assert not app.exception, [element.value for element in app.exception]
+            uploaded_view = {
+                "strings": assert_user_text_is_escaped(app),
+                "errors": [e.value for e in app.error],
+            }
+            for key, value in (
+                ("train_model_embed_dim", 16),
+                ("train_model_ff_dim", 32),
+                ("train_model_layers", 1),
+                ("train_model_seq_len", 24),
+                ("train_epochs", 2),
+                ("train_batch_size", 16),
+            ):
+                app.number_input(key=key).set_value(value)
+            app.run()
+            train_on_page(app)
+            assert not app.exception, [element.value for element in app.exception]
+            app.text_input(key="train_predict_text").input(f"<b>{MARK}</b> lovely and bright").run()
+            assert not app.exception, [element.value for element in app.exception]
         return {"app": app, "downloads": dict(spy.payloads), "uploaded_view": uploaded_view}
     finally:
         monkeypatch.undo()

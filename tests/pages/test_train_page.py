@@ -75,7 +75,7 @@ def chart_titled(page: AppTest, title: str) -> dict:
 
 
 def test_page_opens_on_a_sample_with_guessed_columns_and_preview(page):
-    assert not page.error
+    assert not page.error, [element.value for element in page.error]
     assert page.selectbox(key="train_sample").value == "reviews"
     text_box, label_box = page.selectbox[1], page.selectbox[2]
     assert (text_box.label, text_box.value) == ("Text column", "text")
@@ -101,7 +101,7 @@ def test_switching_samples_changes_the_classes(page):
 def test_uploaded_csv_is_previewed_with_its_columns_guessed(page):
     upload(page, "mine.csv", GOOD_CSV)
 
-    assert not page.error
+    assert not page.error, [element.value for element in page.error]
     assert page.selectbox[0].value == "review"
     assert page.selectbox[1].value == "sentiment"
     assert list(page.dataframe[0].value.columns) == ["review", "stars", "sentiment"]
@@ -141,12 +141,12 @@ def test_bad_files_show_one_error_sentence_and_the_page_keeps_working(page, name
     # Another file works right after.
     upload(page, "good.csv", GOOD_CSV)
     assert not page.exception
-    assert not page.error
+    assert not page.error, [element.value for element in page.error]
     assert list(page.dataframe[0].value.columns) == ["review", "stars", "sentiment"]
 
     # And so does going back to a sample.
     page.radio(key="train_source").set_value("A sample data set").run()
-    assert not page.error
+    assert not page.error, [element.value for element in page.error]
     assert page.selectbox(key="train_sample").value == "reviews"
 
 
@@ -200,7 +200,7 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     train_on_page(page)
 
     assert not page.exception
-    assert not page.error
+    assert not page.error, [element.value for element in page.error]
     metrics = {metric.label: metric.value for metric in page.metric}
     assert metrics["Validation accuracy"].endswith("%")
     assert "Macro F1" in metrics
