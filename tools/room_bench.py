@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -125,19 +126,23 @@ def open_trainer(browser, base_url: str):
     return context, page
 
 
-def launch(playwright, niceness: int = 0):
-    """Debian's Chromium, headless; its processes (and the renderers they start) at ``niceness``.
+def launch(playwright, background: bool = False):
+    """Debian's Chromium, headless; with ``background``, its processes (and the renderers they fork
+    later, which inherit it) run under SCHED_IDLE, as the workers do.
 
-    The trainers' browser runs below the server: in a workshop each visitor's browser is on their
+    The trainers' browser runs in the background: in a workshop each visitor's browser is on their
     own machine, while here every page is drawn on the server's two cores, and drawing the room's
-    pages is not the server's work. The explorer's browser runs at the server's own priority."""
+    pages is not the server's work. The explorer's browser runs at the server's own priority, so its
+    timings include the drawing of one page, as a visitor's would."""
     before = {process.pid for process in psutil.process_iter()}
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    if niceness:
+    if background:
         for process in psutil.process_iter(["name"]):
             if process.pid not in before and "chrom" in (process.info["name"] or ""):
                 with contextlib.suppress(psutil.Error):
-                    process.nice(niceness)
+                    for thread in process.threads():  # Linux schedules threads, each its own policy
+                        with contextlib.suppress(OSError):
+                            os.sched_setscheduler(thread.id, os.SCHED_IDLE, os.sched_param(0))
     return browser
 
 
@@ -231,7 +236,7 @@ def main() -> int:
 
     report = {}
     with tempfile.TemporaryDirectory(prefix="bertviz-room-") as folder, sync_playwright() as playwright:
-        browser, trainer_browser = launch(playwright), launch(playwright, niceness=10)
+        browser, trainer_browser = launch(playwright), launch(playwright, background=True)
         try:
             for rooms in args.rooms:
                 report[f"K={rooms}"] = run_room(browser, rooms, Path(folder), args.probes, trainer_browser)
