@@ -100,14 +100,21 @@ def running() -> bool:
 
 # How often a visitor's page asks how their training is doing. Every redraw is work for the one web
 # server every visitor shares, so the live view is redrawn no faster than people read it: a room of
-# thirty watching is thirty redraws per period.
-PROGRESS_SECONDS, CURVES_SECONDS = 2.0, 5.0
+# thirty watching is thirty redraws per period, and most of a room is waiting in line, where only a
+# place in line changes.
+PROGRESS_SECONDS, CURVES_SECONDS, QUEUED_SECONDS = 2.0, 5.0, 5.0
 
 
 def live_panel(epochs: int) -> None:
-    """While a training runs: its place in line or its progress and Stop, and the curves so far, each
+    """While a training runs: its place in line, or its progress and Stop and the curves so far, each
     redrawn on its own timer (a chart costs the server more than a progress bar)."""
-    if running():
+    job = current("train")
+    snapshot = job.snapshot() if job is not None else None
+    if snapshot is None or snapshot.is_over:
+        return
+    if snapshot.state == "queued":
+        st.fragment(_progress, run_every=QUEUED_SECONDS)(epochs, queued=True)
+    else:
         st.fragment(_progress, run_every=PROGRESS_SECONDS)(epochs)
         st.fragment(_curves, run_every=CURVES_SECONDS)(epochs)
 
@@ -122,13 +129,13 @@ def _curves(epochs: int) -> None:
         st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
 
 
-def _progress(epochs: int) -> None:
+def _progress(epochs: int, queued: bool = False) -> None:
     job = current("train")
     if job is None:
         return
     snapshot = job.snapshot()
-    if snapshot.is_over:
-        st.rerun()  # the whole page: collect() shows the result
+    if snapshot.is_over or (queued and snapshot.state != "queued"):
+        st.rerun()  # the whole page: collect() shows the result, or the live view of a started run
     st.button("Stop training", key="train_stop", icon=":material/stop_circle:", on_click=job.stop)
     if snapshot.state == "queued":
         st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")

@@ -127,6 +127,8 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     page.reload()
     page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)
     wait_for_run(page)
+    # The results' metrics are drawn a moment after the rest of the run's elements now and then.
+    main.get_by_text("Validation accuracy", exact=True).wait_for(timeout=30_000)
     assert main.get_by_text("Validation accuracy", exact=True).count() == 1
     assert "moods.csv" in main.inner_text()
 
