@@ -32,8 +32,8 @@ NICENESS = 10  # where SCHED_IDLE is not allowed: still below the web server
 def lower_priority() -> None:
     """Every thread of this process runs only when the web server's processes do not need the CPU
     (Linux's SCHED_IDLE; else, or with ``BERTVIZ_WORKER_PRIORITY=nice`` for a machine busy with other
-    work, where idle workers could starve: niceness 10), so the explorer answers a slider during a room's
-    training as fast as when idle. Measured on 2 cores with two trainings running: the explorer's
+    work, where idle workers could starve: niceness 10), so a room's training takes only the CPU time the
+    web server leaves. Measured on 2 cores with two trainings running: the explorer's
     change-to-new-total took 305 ms p50 and 447 ms p95 with SCHED_IDLE (265 and 373 idle), against
     412 and 2,285 ms at niceness 10 and 394 and 1,407 ms at the server's own priority."""
     try:
