@@ -2,8 +2,8 @@
 
 The run is a job in the server's pool (a worker process trains), so it belongs to the visitor, not
 to a page render: switching pages, typing a prediction, moving a slider or reloading the tab leaves
-it running; only Stop (or the visitor leaving for good) ends it. While it runs, a fragment redraws
-its place in line, progress and curves every second; when it ends, its model goes to the visitor's
+it running; only Stop (or the visitor leaving for good) ends it. While it runs, fragments redraw
+its place in line, progress and curves on timers (``PROGRESS_SECONDS`` and the like); when it ends, its model goes to the visitor's
 run store and the whole page runs again to show it. Predictions are short jobs of their own, on a
 finished run the visitor picks, never on a run in progress.
 """
@@ -87,10 +87,13 @@ def finished_runs() -> list[StoredRun]:
     return store().runs(visitor())
 
 
+def finished_at(run: StoredRun) -> str:
+    return datetime.fromtimestamp(run.finished).strftime("%H:%M:%S")
+
+
 def trained_run(run: StoredRun) -> TrainedRun:
     saved = remembered("saved_run", run.run_id, lambda: read_saved(run.folder))
-    finished = datetime.fromtimestamp(run.finished).strftime("%H:%M:%S")
-    return TrainedRun(run.run_id, saved, str(run.record.get("source", "the data")), finished)
+    return TrainedRun(run.run_id, saved, str(run.record.get("source", "the data")), finished_at(run))
 
 
 def running() -> bool:
@@ -119,12 +122,13 @@ def live_panel(epochs: int) -> None:
         st.fragment(_curves, run_every=CURVES_SECONDS)(epochs)
 
 
-def _epochs(job) -> list[dict]:
-    return [event["record"] for event in job.snapshot().events if event.get("type") == "epoch"] if job else []
+def _epochs(snapshot: JobSnapshot) -> list[dict]:
+    return [event["record"] for event in snapshot.events if event.get("type") == "epoch"]
 
 
 def _curves(epochs: int) -> None:
-    history = _epochs(current("train"))
+    job = current("train")
+    history = _epochs(job.snapshot()) if job is not None else []
     if history:
         st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
 
@@ -153,7 +157,7 @@ def _progress(epochs: int, queued: bool = False) -> None:
             (event["text"] for event in reversed(snapshot.events) if event.get("type") == "stage"), None
         )
         st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
-    history = _epochs(job)
+    history = _epochs(snapshot)
     if history:
         record = history[-1]
         st.caption(

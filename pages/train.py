@@ -149,10 +149,7 @@ def choose_run(runs: list[StoredRun]) -> StoredRun:
     )
     if len(runs) == 1:
         return runs[0]
-    labels = {
-        run.run_id: f"{training_run.trained_run(run).finished} · {run.record.get('source', '')}"
-        for run in runs
-    }
+    labels = {run.run_id: f"{training_run.finished_at(run)} · {run.record.get('source', '')}" for run in runs}
     chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="train_run_choice",
                           help="Every run you finished lately; the results, predictions and downloads below are of this one.")  # fmt: skip
     return next(run for run in runs if run.run_id == chosen)
