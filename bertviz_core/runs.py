@@ -2,7 +2,7 @@
 
 Each visitor (one browser) has a folder of its own under the store's root, named by a key only
 their browser can produce (``visitor_key``: a keyed hash of a secret their browser holds), so
-another visitor cannot reach it by guessing. A run is a folder: the saved classifier's five files
+another visitor cannot reach it by guessing. A run is a folder: the saved classifier's files
 and ``run.json`` (what it was trained on, when). The store keeps at most ``max_runs`` runs and
 ``max_mb`` megabytes per visitor (the oldest go first) and forgets a visitor ``keep_seconds`` after
 their last visit. Nothing here is shared between visitors; no Streamlit, no TensorFlow.

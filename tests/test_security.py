@@ -2,7 +2,7 @@
 
 - Exported CSV cells never start a spreadsheet formula (the core's writer, the explorer's layer
   table and the training page's metrics and history).
-- An exported model zip holds five plain names; ``load_bundle`` refuses anything else, and
+- An exported model zip holds only plain names; ``load_bundle`` refuses anything else, and
   loading never unpickles.
 - No code runs from data: the sources hold no pickle, eval, exec or Lambda layer, and every
   model load names keras-bert's custom objects.

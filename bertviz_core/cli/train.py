@@ -167,6 +167,7 @@ def print_train_summary(report: dict) -> None:
         f"Validation accuracy {report['val_accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}; always answering "
         f"'{report['majority_class']}' would score {report['majority_baseline']:.3f}."
     )
+    print(_tfidf_comparison(report))
     width = max(len(row["class"]) for row in report["per_class"])
     print(f"\n{'class':<{width}}  precision  recall     f1  support")
     for row in report["per_class"]:
@@ -185,6 +186,18 @@ def print_train_summary(report: dict) -> None:
         f"{train_tokens.get('truncated', 0) + val_tokens.get('truncated', 0):,}."
     )
     print(f"Saved {', '.join(BUNDLE_FILES)} to {report['out']}.")
+
+
+def _tfidf_comparison(report: dict) -> str:
+    if report.get("tfidf_baseline") is None:
+        return (
+            "TF-IDF + logistic regression baseline: not measured, no training text holds a word of two "
+            "letters or more."
+        )
+    return (
+        f"Model vs TF-IDF + logistic regression on the same texts: accuracy {report['val_accuracy']:.3f} vs "
+        f"{report['tfidf_baseline']:.3f}, macro F1 {report['macro_f1']:.3f} vs {report['tfidf_macro_f1']:.3f}."
+    )
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -27,10 +27,20 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
 
 
 def metrics_table(metrics: dict) -> pd.DataFrame:
-    """Per-class precision, recall, F1 and support, then an "(all)" row with macro F1 and accuracy."""
-    per_class = pd.DataFrame(metrics["per_class"])
-    summary = {"class": "(all)", "precision": float("nan"), "recall": float("nan"),
-               "f1": metrics["macro_f1"], "support": metrics["val_samples"]}  # fmt: skip
-    table = pd.concat([per_class, pd.DataFrame([summary])], ignore_index=True)
-    table["accuracy"] = [float("nan")] * len(per_class) + [metrics["val_accuracy"]]
-    return table
+    """Per-class precision, recall, F1 and support, then an "(all)" row with macro F1 and accuracy,
+    and a "(TF-IDF baseline)" row with the baseline's on the same validation texts.
+
+    The baseline's row is left out for runs saved before it was measured, and its figures are empty
+    when it could not be (no training text held a word).
+    """
+    nan = float("nan")
+    summaries = [("(all)", metrics["macro_f1"], metrics["val_accuracy"])]
+    if "tfidf_baseline" in metrics:
+        summaries.append(("(TF-IDF baseline)", metrics["tfidf_macro_f1"], metrics["tfidf_baseline"]))
+    rows = [
+        {"class": name, "precision": nan, "recall": nan, "f1": nan if f1 is None else f1,
+         "support": metrics["val_samples"], "accuracy": nan if accuracy is None else accuracy}
+        for name, f1, accuracy in summaries
+    ]  # fmt: skip
+    per_class = pd.DataFrame(metrics["per_class"]).assign(accuracy=nan)
+    return pd.concat([per_class, pd.DataFrame(rows)], ignore_index=True)

@@ -1,4 +1,4 @@
-"""Saving and loading a trained classifier: a folder (or zip) of five plain files, never a pickle.
+"""Saving and loading a trained classifier: a folder (or zip) of plain files, never a pickle.
 
 - ``model.h5``: the tf.keras model (configuration and weights, no optimizer state); loads with
   ``custom_objects=keras_bert.get_custom_objects()``.
@@ -6,6 +6,8 @@
 - ``labels.json``: the class names, in output order.
 - ``config.json``: ``{"model": ModelConfig.to_dict(), "training": TrainSettings.to_dict()}``.
 - ``metrics.json``: evaluation, history and token statistics.
+- ``validation.json``: every validation text, its true class and the model's probabilities (what
+  the page's mistakes view shows); optional, like ``metrics.json``.
 
 A zip may come from anyone: only these names are read (no folders, no '..'), sizes are capped,
 and the model's configuration may only name keras-bert's own layers and the head's (no Lambda
@@ -27,20 +29,23 @@ from typing import Any
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import Vocabulary
 from bertviz_core.errors import BundleError, ConfigError, VocabularyError
+from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model import runtime
 from bertviz_core.model.classifier import ClassifierBundle
 
 # .h5 is chosen on purpose (what keras-bert users know; no pickled Python); the notice is noise.
 warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file", category=UserWarning)
 
-MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE = (
+MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE = (
     "model.h5",
     "vocab.txt",
     "labels.json",
     "config.json",
     "metrics.json",
+    "validation.json",
 )
-BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE)
+BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE)
+OPTIONAL_FILES = frozenset({METRICS_FILE, VALIDATION_FILE})
 # The memory guard keeps trainable models far below this (1200 MB / 16 bytes per parameter
 # is 300 MB of fp32 weights).
 MAX_BUNDLE_BYTES = 400 * 1024 * 1024
@@ -77,7 +82,7 @@ ALLOWED_CLASS_NAMES = frozenset(
 
 
 def save_bundle(bundle: ClassifierBundle, directory: str | Path) -> Path:
-    """Write the five files into ``directory`` (created if needed) and return it."""
+    """Write the files into ``directory`` (created if needed) and return it."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise BundleError(f"{directory} is a file, not a folder; choose a folder for the model.")
@@ -87,6 +92,8 @@ def save_bundle(bundle: ClassifierBundle, directory: str | Path) -> Path:
     _write_json(directory / LABELS_FILE, list(bundle.class_names))
     _write_json(directory / CONFIG_FILE, {"model": bundle.config.to_dict(), "training": bundle.settings})
     _write_json(directory / METRICS_FILE, bundle.metrics)
+    if bundle.validation:
+        _write_json(directory / VALIDATION_FILE, bundle.validation)
     return directory
 
 
@@ -95,16 +102,18 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def export_zip(bundle: ClassifierBundle) -> bytes:
-    """The bundle as a zip of the five plain names (no folders)."""
+    """The bundle as a zip of its plain names (no folders)."""
     with tempfile.TemporaryDirectory(prefix="bertviz-export-") as folder:
         return zip_folder(save_bundle(bundle, folder))
 
 
 def zip_folder(folder: str | Path) -> bytes:
-    """A saved bundle's folder as a zip of the five plain names (no folders; no TensorFlow needed)."""
+    """A saved bundle's folder as a zip of its plain names (no folders; no TensorFlow needed)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in BUNDLE_FILES:
+            if name in OPTIONAL_FILES and not (Path(folder) / name).is_file():
+                continue
             archive.write(Path(folder) / name, arcname=name)
     return buffer.getvalue()
 
@@ -119,14 +128,19 @@ class SavedClassifier:
     class_names: tuple[str, ...]
     vocabulary: Vocabulary
     metrics: dict
+    validation: ValidationPredictions | None  # None for a bundle saved without validation.json
 
 
 def read_saved(folder: str | Path) -> SavedClassifier:
     """The plain files of the bundle in ``folder``, checked as ``load_bundle`` checks them."""
-    config, settings, labels, vocabulary, metrics = _read_plain_files(
-        _read_folder(Path(folder), MAX_BUNDLE_BYTES)
+    files = _read_folder(Path(folder), MAX_BUNDLE_BYTES, skip=(MODEL_FILE,))
+    config, settings, labels, vocabulary, metrics = _read_plain_files(files)
+    validation = (
+        ValidationPredictions.from_dict(_json(files, VALIDATION_FILE), labels)
+        if VALIDATION_FILE in files
+        else None
     )
-    return SavedClassifier(Path(folder), config, settings, tuple(labels), vocabulary, metrics)
+    return SavedClassifier(Path(folder), config, settings, tuple(labels), vocabulary, metrics, validation)
 
 
 def load_bundle(source: str | Path | bytes, max_bytes: int = MAX_BUNDLE_BYTES) -> ClassifierBundle:
@@ -142,12 +156,17 @@ def load_bundle(source: str | Path | bytes, max_bytes: int = MAX_BUNDLE_BYTES) -
     raise BundleError(f"{source} does not exist; give the folder or zip that 'train --out' wrote.")
 
 
-def _read_folder(folder: Path, max_bytes: int) -> dict[str, bytes]:
+def _read_folder(folder: Path, max_bytes: int, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """The bundle's files in ``folder``; a name in ``skip`` is only checked to exist (read_saved
+    has no use for model.h5's megabytes)."""
     files = {}
     total = 0
     for name in BUNDLE_FILES:
         path = folder / name
         if not path.is_file():
+            continue
+        if name in skip:
+            files[name] = b""
             continue
         total += path.stat().st_size
         if total > max_bytes:
@@ -203,10 +222,10 @@ def _read_zip(handle: Any, label: str, max_bytes: int) -> dict[str, bytes]:
 
 
 def _require_files(files: dict[str, bytes], label: str) -> dict[str, bytes]:
-    missing = [name for name in BUNDLE_FILES if name not in files and name != METRICS_FILE]
+    missing = [name for name in BUNDLE_FILES if name not in files and name not in OPTIONAL_FILES]
     if missing:
         raise BundleError(f"{label} has no {missing[0]}; give the folder or zip that 'train --out' wrote.")
-    for name in (VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE):
+    for name in (VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE):
         if len(files.get(name, b"")) > MAX_TEXT_FILE_BYTES:
             raise BundleError(f"{name} in {label} is far too large; this is not a saved classifier.")
     return files
@@ -223,6 +242,9 @@ def _load_files(files: dict[str, bytes]) -> ClassifierBundle:
     config, settings, labels, vocabulary, metrics = _read_plain_files(files)
     model = _load_model(files[MODEL_FILE])
     _check_model_matches(model, config, len(labels))
+    validation = _json(files, VALIDATION_FILE) if VALIDATION_FILE in files else {}
+    if validation:
+        ValidationPredictions.from_dict(validation, labels)  # refuses a malformed file in one sentence
     return ClassifierBundle(
         model=model,
         vocabulary=vocabulary,
@@ -230,6 +252,7 @@ def _load_files(files: dict[str, bytes]) -> ClassifierBundle:
         config=config,
         settings=settings,
         metrics=metrics,
+        validation=validation,
     )
 
 

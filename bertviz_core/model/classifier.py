@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,9 @@ class ClassifierBundle:
     """Everything a prediction needs, and what was learnt about the training run.
 
     ``settings`` are ``TrainSettings.to_dict()``; ``metrics`` is JSON-ready (evaluation, history,
-    token statistics), as saved in ``metrics.json``.
+    token statistics), as saved in ``metrics.json``; ``validation`` is
+    ``mistakes.ValidationPredictions.to_dict()`` (every validation text and its probabilities),
+    empty for a bundle saved without it.
     """
 
     model: Any  # tf.keras.Model; each training and each load has its own
@@ -83,6 +85,7 @@ class ClassifierBundle:
     config: ModelConfig
     settings: dict
     metrics: dict
+    validation: dict = field(default_factory=dict)
 
 
 def batched_probabilities(forward: Callable[[dict], Any], token_ids: np.ndarray, classes: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Saving and loading a classifier: five plain files, identical predictions, hostile zips refused."""
+"""Saving and loading a classifier: plain files, identical predictions, hostile zips refused."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from bertviz_core.errors import BundleError
-from bertviz_core.model.bundle import BUNDLE_FILES, export_zip, load_bundle, save_bundle
+from bertviz_core.model.bundle import (
+    BUNDLE_FILES,
+    export_zip,
+    load_bundle,
+    read_saved,
+    save_bundle,
+    zip_folder,
+)
 from bertviz_core.model.classifier import predict_proba
 from tests.model.conftest import FAST, TINY
 
@@ -93,3 +100,24 @@ def test_a_model_naming_a_lambda_layer_is_refused_before_keras_reads_it(bundle_f
         handle.attrs["model_config"] = json.dumps(config)
     with pytest.raises(BundleError, match="Lambda"):
         load_bundle(_zip({**bundle_files, "model.h5": path.read_bytes()}))
+
+
+def test_validation_predictions_are_saved_with_the_model_and_match_its_evaluation(trained, tmp_path):
+    folder = save_bundle(trained, tmp_path / "model")
+    saved = read_saved(folder)
+    validation = saved.validation
+    assert validation is not None and len(validation.texts) == trained.metrics["val_samples"]
+    assert validation.confusion_matrix().tolist() == trained.metrics["confusion_matrix"]
+    # The probabilities are the model's own for those texts.
+    np.testing.assert_allclose(
+        validation.probabilities, predict_proba(trained, list(validation.texts)), atol=1e-5
+    )
+
+
+def test_a_bundle_saved_without_validation_predictions_still_loads(trained, tmp_path):
+    folder = save_bundle(trained, tmp_path / "model")
+    (folder / "validation.json").unlink()
+    assert read_saved(folder).validation is None
+    assert load_bundle(folder).validation == {}
+    with zipfile.ZipFile(io.BytesIO(zip_folder(folder))) as archive:
+        assert "validation.json" not in archive.namelist()

@@ -11,6 +11,7 @@ import pytest
 from bertviz_core.arithmetic import costs
 from bertviz_core.data.rows import Dataset, stratified_split
 from bertviz_core.errors import TrainingError
+from bertviz_core.evaluation import tfidf_baseline
 from bertviz_core.model.classifier import build_classifier, predict_labels, predict_proba
 from bertviz_core.model.training import EPOCH_KEYS, train_classifier
 from bertviz_core.settings import TrainSettings
@@ -60,6 +61,21 @@ def test_training_beats_the_majority_baseline(trained):
     assert metrics["tokens"]["token_lengths"] == [8] * 128
     assert trained.config.encoder_only and trained.class_names == ("neg", "pos")
     json.dumps(metrics, allow_nan=False)
+
+
+def test_tfidf_baseline_is_measured_on_the_models_split(trained):
+    dataset = separable_dataset()
+    train_idx, val_idx = stratified_split(dataset.label_ids, FAST.val_share, FAST.seed)
+    expected = tfidf_baseline(
+        [dataset.texts[i] for i in train_idx],
+        dataset.label_ids[train_idx],
+        [dataset.texts[i] for i in val_idx],
+        dataset.label_ids[val_idx],
+        dataset.class_names,
+    )
+    metrics = trained.metrics
+    assert {key: metrics[key] for key in expected} == expected
+    assert 0.5 < metrics["tfidf_baseline"] <= 1.0 and 0.5 < metrics["tfidf_macro_f1"] <= 1.0
 
 
 def test_predictions_are_probabilities_in_class_order(trained):
