@@ -142,6 +142,17 @@ def prediction_job_mb(config: ModelConfig, num_classes: int) -> int:
     return TF_BASELINE_MB + int(parameters * 2 * costs.BYTES_PER_VALUE["fp32"] / MIB) + 50
 
 
+# Points of the integrated-gradients path per forward and backward pass (model.inspect).
+EXPLANATION_BATCH = 16
+
+
+def explanation_job_mb(config: ModelConfig, num_classes: int) -> int:
+    """A worker that loads a trained classifier and looks inside it for one text: a prediction
+    worker plus the activations, kept for the backward pass, of ``EXPLANATION_BATCH`` texts."""
+    activations = costs.memory(config.with_changes(encoder_only=True), EXPLANATION_BATCH).activation_bytes
+    return prediction_job_mb(config, num_classes) + int(activations * ACTIVATION_FACTOR / MIB) + 1
+
+
 def check_training_fits(
     config: ModelConfig, num_classes: int, batch_size: int, budget_mb: int | None = None
 ) -> TrainingMemory:

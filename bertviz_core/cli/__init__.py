@@ -19,6 +19,7 @@ from bertviz_core.fields import MODEL_FIELDS
 COMMAND_MODULES = (
     "bertviz_core.cli.size",
     "bertviz_core.cli.train",
+    "bertviz_core.cli.explain",
     "bertviz_core.cli.bench",
 )
 

@@ -20,7 +20,7 @@ QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", 
 FINISHED = frozenset({DONE, FAILED, STOPPED})
 
 # The kinds of work a worker knows (``tasks.TASKS``).
-TRAIN, BUILD, PREDICT, PROBE = "train", "build", "predict", "probe"
+TRAIN, BUILD, PREDICT, EXPLAIN, PROBE = "train", "build", "predict", "explain", "probe"
 
 
 @dataclass(frozen=True)

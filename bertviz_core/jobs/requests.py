@@ -11,8 +11,8 @@ from pathlib import Path
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import Dataset
-from bertviz_core.jobs.protocol import BUILD, PREDICT, TRAIN, JobRequest
-from bertviz_core.memory import estimated_build_mb, prediction_job_mb, training_job_mb
+from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, TRAIN, JobRequest
+from bertviz_core.memory import estimated_build_mb, explanation_job_mb, prediction_job_mb, training_job_mb
 from bertviz_core.settings import TrainSettings
 
 # For estimates of a job's length before it reports its own pace: training's measured rate on the
@@ -61,6 +61,21 @@ def prediction_request(
         interactive=True,
         time_limit_seconds=300.0,
         expected_seconds=5.0,
+    )
+
+
+def explanation_request(
+    folder: Path, text: str, config: ModelConfig, classes: int, owner: str = ""
+) -> JobRequest:
+    """Attention and attributions for one text (``model.inspect.explain``)."""
+    return JobRequest(
+        kind=EXPLAIN,
+        inputs={"folder": str(folder), "text": text},
+        memory_mb=explanation_job_mb(config, classes),
+        owner=owner,
+        interactive=True,
+        time_limit_seconds=300.0,
+        expected_seconds=10.0,
     )
 
 

@@ -103,12 +103,10 @@ _LOADED_KEEP = 2
 _loaded_lock = threading.Lock()
 
 
-def predict(inputs: dict[str, Any], progress: Progress) -> dict:
-    """Class probabilities of ``inputs["texts"]`` from the classifier saved in ``inputs["folder"]``."""
+def _loaded(folder: Path) -> Any:
+    """The classifier saved in ``folder``, from this worker's few kept ones when it is there."""
     from bertviz_core.model.bundle import MODEL_FILE, load_bundle
-    from bertviz_core.model.classifier import predict_proba
 
-    folder = Path(inputs["folder"])
     try:
         key = (str(folder), (folder / MODEL_FILE).stat().st_mtime)
     except OSError:
@@ -123,8 +121,27 @@ def predict(inputs: dict[str, Any], progress: Progress) -> dict:
             while len(_LOADED) > _LOADED_KEEP:
                 _LOADED.popitem(last=False)
         _LOADED.move_to_end(key)
+    return bundle
+
+
+def predict(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Class probabilities of ``inputs["texts"]`` from the classifier saved in ``inputs["folder"]``."""
+    from bertviz_core.model.classifier import predict_proba
+
+    bundle = _loaded(Path(inputs["folder"]))
     probabilities = predict_proba(bundle, list(inputs["texts"]))
     return {"probabilities": probabilities.tolist(), "class_names": list(bundle.class_names)}
+
+
+def explain(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Attention and attributions for ``inputs["text"]`` (``Explanation.to_dict()``) and the
+    seconds each took."""
+    from bertviz_core.model.inspect import explain as look_inside
+
+    bundle = _loaded(Path(inputs["folder"]))
+    started = time.perf_counter()
+    result = look_inside(bundle, str(inputs["text"])).to_dict()
+    return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def probe(inputs: dict[str, Any], progress: Progress) -> dict:
@@ -150,4 +167,4 @@ def probe(inputs: dict[str, Any], progress: Progress) -> dict:
     return {"steps": done, "pid": os.getpid(), "stopped": progress.should_stop(), "held_mb": len(held) >> 20}
 
 
-TASKS = {"train": train, "build": build, "predict": predict, "probe": probe}
+TASKS = {"train": train, "build": build, "predict": predict, "explain": explain, "probe": probe}

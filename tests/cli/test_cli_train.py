@@ -61,6 +61,9 @@ def test_train_json_contract(trained_dir):
     assert report["classes"] == ["negative", "positive"]
     assert report["columns"] == {"text": "review", "label": "sentiment"}  # guessed
     assert report["val_accuracy"] > report["majority_baseline"]
+    for key in ("tfidf_baseline", "tfidf_macro_f1"):  # a bag of words on the same split
+        assert isinstance(report[key], float) and 0.0 <= report[key] <= 1.0, (key, report[key])
+    assert report["tfidf_baseline"] > report["majority_baseline"]  # one cue word per text is easy for it
     assert len(report["confusion_matrix"]) == 2 and all(len(row) == 2 for row in report["confusion_matrix"])
     for record in report["history"]:
         assert {"loss", "val_loss", "accuracy", "val_accuracy", "seconds", "samples_per_second"} <= set(
@@ -71,7 +74,7 @@ def test_train_json_contract(trained_dir):
     assert "token_lengths" not in report["tokens"]
     assert Path(report["out"]) == out
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        ["model.h5", "vocab.txt", "labels.json", "config.json", "metrics.json"]
+        ["model.h5", "vocab.txt", "labels.json", "config.json", "metrics.json", "validation.json"]
     )
 
 
@@ -82,6 +85,7 @@ def test_train_without_json_prints_progress_and_a_summary(tmp_path, repo_root):
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "epoch 1/2" in finished.stderr and "samples/s" in finished.stderr
     assert "Validation accuracy" in finished.stdout and "Confusion matrix" in finished.stdout
+    assert "Model vs TF-IDF + logistic regression on the same texts: accuracy" in finished.stdout
     assert "Traceback" not in finished.stderr
 
 
@@ -158,3 +162,44 @@ def test_bad_input_exits_2_with_one_sentence(make_args, fragment, tmp_path, repo
         archive.writestr("../../etc/cron.d/evil", "* * * * * root true")
     (tmp_path / "evil.zip").write_bytes(buffer.getvalue())
     _assert_one_sentence_error(run_cli(*make_args(tmp_path), cwd=repo_root), fragment)
+
+
+def test_explain_json_contract(trained_dir, repo_root):
+    out, _ = trained_dir
+    finished = run_cli("explain", str(out), "this film was great", "--json", cwd=repo_root)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout)
+    tokens = result["tokens"]
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "[PAD]" not in tokens and len(tokens) == 6
+    n = len(tokens)
+    attention = np.asarray(result["attention"])
+    assert attention.shape == (1, 2, n, n)  # TINY_ARGS: one layer, two heads
+    np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-4)
+    assert len(result["attributions"]) == n
+    assert set(result["probabilities"]) == {"negative", "positive"}
+    # label and probabilities are what predict gives for the same text.
+    predicted = json.loads(
+        run_cli("predict", str(out), "this film was great", "--json", cwd=repo_root).stdout
+    )
+    assert result["label"] == predicted["predictions"][0]["label"]
+    for name, p in predicted["predictions"][0]["probabilities"].items():
+        assert result["probabilities"][name] == pytest.approx(p, abs=1e-5)
+
+
+def test_explain_prints_tokens_and_attention_for_people(trained_dir, repo_root):
+    out, _ = trained_dir
+    finished = run_cli("explain", str(out), "awful and boring", cwd=repo_root)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "[CLS]" in finished.stdout and "Encoder-1:" in finished.stdout and "add up to" in finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("make_args", "fragment"),
+    [
+        (lambda d, out: ["explain", str(d / "nowhere"), "hello"], "does not exist"),
+        (lambda d, out: ["explain", str(out), "   "], "empty"),
+    ],
+)
+def test_explain_bad_input_exits_2_with_one_sentence(trained_dir, make_args, fragment, tmp_path, repo_root):
+    out, _ = trained_dir
+    _assert_one_sentence_error(run_cli(*make_args(tmp_path, out), cwd=repo_root), fragment)
