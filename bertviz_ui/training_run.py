@@ -11,6 +11,7 @@ finished run the visitor picks, never on a run in progress.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.charts import training as charts
 from bertviz_core.data.rows import Dataset
 from bertviz_core.errors import UserError
-from bertviz_core.jobs.protocol import DONE, JobSnapshot
+from bertviz_core.jobs.protocol import DONE, JobRequest, JobSnapshot
 from bertviz_core.jobs.requests import prediction_request, training_request
 from bertviz_core.model.bundle import SavedClassifier, read_saved
 from bertviz_core.runs import StoredRun
@@ -184,27 +185,37 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds / 60)} min"
 
 
-# --- predictions ----------------------------------------------------------------------------------
-def prediction(saved: SavedClassifier, text: str) -> None:
-    """The class probabilities of ``text`` from the saved model, computed by a short job."""
-    key = (str(saved.folder), text)
-    job = current("predict")
-    if job is None or st.session_state.get("predict_key") != key:
+# --- predictions and other short jobs on a finished run ----------------------------------------
+def short_job(kind: str, key: tuple, request: Callable[[], JobRequest]) -> JobSnapshot | None:
+    """The visitor's ``kind`` job for ``key``: submitted when the key is new, then waited for a
+    moment. Returns the finished snapshot, or None after drawing why there is none yet (waiting in
+    line, running, refused); a fragment then reruns the page when it ends."""
+    job = current(kind)
+    if job is None or st.session_state.get(f"{kind}_key") != key:
         try:
-            job = submit(
-                "predict",
-                prediction_request(saved.folder, [text], saved.config, len(saved.class_names), visitor()),
-            )
+            job = submit(kind, request())
         except UserError as error:
             st.error(escape_markdown(error))
-            return
-        st.session_state["predict_key"] = key
+            return None
+        st.session_state[f"{kind}_key"] = key
     snapshot = job.wait(timeout=20)  # a warm worker answers in a fraction of a second
     if not snapshot.is_over:
-        st.fragment(_waiting_prediction, run_every=1.0)()
-        return
+        st.fragment(_waiting, run_every=1.0)(kind)
+        return None
     if snapshot.state != DONE:
-        st.error(escape_markdown(snapshot.error or "The prediction was stopped."))
+        st.error(escape_markdown(snapshot.error or "The job was stopped."))
+        return None
+    return snapshot
+
+
+def prediction(saved: SavedClassifier, text: str) -> None:
+    """The class probabilities of ``text`` from the saved model, computed by a short job."""
+    snapshot = short_job(
+        "predict",
+        (str(saved.folder), text),
+        lambda: prediction_request(saved.folder, [text], saved.config, len(saved.class_names), visitor()),
+    )
+    if snapshot is None:
         return
     probabilities = np.asarray(snapshot.result["probabilities"][0])
     best = int(np.argmax(probabilities))
@@ -225,12 +236,17 @@ def prediction(saved: SavedClassifier, text: str) -> None:
     )
 
 
-def _waiting_prediction() -> None:
-    job = current("predict")
+_WORKING = {"predict": "Classifying", "explain": "Looking inside the model"}
+
+
+def _waiting(kind: str) -> None:
+    job = current(kind)
     if job is None or job.snapshot().is_over:
         st.rerun()
     snapshot = job.snapshot()
     if snapshot.state == "queued":
         st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
     else:
-        st.caption(f"Classifying... ({time.time() - (snapshot.started or time.time()):.0f} s)")
+        st.caption(
+            f"{_WORKING.get(kind, 'Working')}... ({time.time() - (snapshot.started or time.time()):.0f} s)"
+        )

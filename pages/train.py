@@ -18,6 +18,7 @@ from bertviz_core.data.export import metrics_table, to_safe_csv
 from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.tokens import token_preview
 from bertviz_core.errors import UserError
+from bertviz_core.evaluation import tfidf_sentence
 from bertviz_core.memory import (
     TRAINING_RUNTIME_MB,
     check_training_fits,
@@ -28,7 +29,7 @@ from bertviz_core.model.bundle import zip_folder
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
-from bertviz_ui import training_run
+from bertviz_ui import look_inside, training_run
 from bertviz_ui.data_source import ChosenTable, choose_table
 from bertviz_ui.jobs import pool
 from bertviz_ui.navigation import enter_through_app
@@ -164,13 +165,20 @@ def results_section(run: training_run.TrainedRun) -> None:
         f"{metrics['parameters']:,} parameters; {metrics['training_seconds']:.0f} s."
     )
     accuracy, baseline = metrics["val_accuracy"], metrics["majority_baseline"]
-    left, middle, right = st.columns(3)
-    left.metric("Validation accuracy", f"{accuracy:.1%}", delta=f"{(accuracy - baseline) * 100:+.1f} points vs baseline",
-                delta_color="normal" if round((accuracy - baseline) * 1000) else "off")  # fmt: skip
-    middle.metric("Macro F1", f"{metrics['macro_f1']:.3f}",
+    first, second, third, fourth = st.columns(4)
+    first.metric("Validation accuracy", f"{accuracy:.1%}", delta=f"{(accuracy - baseline) * 100:+.1f} pts",
+                 delta_color="normal" if round((accuracy - baseline) * 1000) else "off")  # fmt: skip
+    second.metric("Macro F1", f"{metrics['macro_f1']:.3f}",
                   help="The mean of every class's F1: a rare class counts as much as a common one.")  # fmt: skip
-    right.metric("Majority-class baseline", f"{baseline:.1%}",
+    third.metric("Majority baseline", f"{baseline:.1%}",
                  help=f"Always answering '{md(metrics['majority_class'])}', the most frequent class of the training texts.")  # fmt: skip
+    tfidf = metrics.get("tfidf_baseline")
+    if tfidf is not None:
+        fourth.metric("TF-IDF baseline", f"{tfidf:.1%}", delta=f"F1 {metrics['tfidf_macro_f1']:.3f}", delta_color="off", delta_arrow="off",
+                      help="TF-IDF word weights and a logistic regression (scikit-learn), trained and validated on exactly "
+                      "the same texts as the model; F1 is its macro F1.")  # fmt: skip
+    if tfidf is not None:
+        st.caption(tfidf_sentence(accuracy, tfidf))
     if accuracy > baseline:
         st.success(
             f"The model beats the majority-class baseline by {(accuracy - baseline) * 100:.1f} points: it learnt "
@@ -205,6 +213,9 @@ def results_section(run: training_run.TrainedRun) -> None:
     st.dataframe(pd.DataFrame(metrics["per_class"]), hide_index=True,
                  column_config={name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1")})  # fmt: skip
 
+    st.subheader("Mistakes", divider="gray")
+    look_inside.mistakes(saved)
+
     st.subheader("Try it", divider="gray")
     text = st.text_input("A text to classify", max_chars=5000, key="train_predict_text", persist_state="session",
                          placeholder="Type a sentence and press Enter")  # fmt: skip
@@ -213,11 +224,15 @@ def results_section(run: training_run.TrainedRun) -> None:
     else:
         st.caption("The model's answer and its probability for every class appear here.")
 
+    st.subheader("Look inside", divider="gray")
+    look_inside.explanation(saved)
+
     st.subheader("Export", divider="gray")
     st.caption(
         "The zip holds model.h5 (load it with `tf.keras.models.load_model(path, "
-        "custom_objects=keras_bert.get_custom_objects())`), vocab.txt, labels.json, config.json and "
-        'metrics.json; `python -m bertviz_core predict model.zip "a text"` uses it too.'
+        "custom_objects=keras_bert.get_custom_objects())`), vocab.txt, labels.json, config.json, "
+        "metrics.json and validation.json (the validation texts and their probabilities); `python -m bertviz_core "
+        'predict model.zip "a text"` and `explain model.zip "a text"` use it too.'
     )
     first, second, third = st.columns(3)
     first.download_button("Model (zip)", lambda: zip_folder(saved.folder), file_name="bert_classifier.zip",

@@ -91,7 +91,7 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     wait_for_run(page)
     assert "Confusion matrix" in confusion.inner_text()
     assert main.get_by_text("Validation accuracy", exact=True).count() == 1
-    assert main.get_by_text("Majority-class baseline", exact=True).count() == 1
+    assert main.get_by_text("Majority baseline", exact=True).count() == 1
 
     before = finished_runs(page)
     field = page.locator(".st-key-train_predict_text input")

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.model import runtime as tf_runtime
 from bertviz_ui.session import SharedModel
-from tests.helpers import result_zip, train_on_page
+from tests.helpers import finished_run_folder, result_zip, train_on_page
 
 pytestmark = [
     pytest.mark.slow,
@@ -204,7 +204,7 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     metrics = {metric.label: metric.value for metric in page.metric}
     assert metrics["Validation accuracy"].endswith("%")
     assert "Macro F1" in metrics
-    baseline = float(metrics["Majority-class baseline"].rstrip("%"))
+    baseline = float(metrics["Majority baseline"].rstrip("%"))
     assert 45 <= baseline <= 55  # the reviews sample is nearly balanced
     assert page.success or page.warning  # the verdict against the baseline, either way
     specs = chart_specs(page)
@@ -226,6 +226,8 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     assert probabilities["data"][0]["y"] == ["negative", "positive"]
     assert sum(probabilities["data"][0]["x"]) == pytest.approx(1.0, abs=1e-5)
 
+    look_inside_the_trained_model(page)
+
     # The exported zip's model.h5 loads with keras-bert's custom objects alone and predicts the same.
     archive = zipfile.ZipFile(io.BytesIO(result_zip(page)))
     assert {"model.h5", "vocab.txt", "labels.json", "config.json", "metrics.json"} <= set(archive.namelist())
@@ -242,6 +244,40 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     page.selectbox(key="train_sample").set_value("headlines").run()
     assert not page.exception
     assert "Validation accuracy" in {metric.label for metric in page.metric}
+
+
+def look_inside_the_trained_model(page: AppTest) -> None:
+    """The TF-IDF baseline, the mistakes of a confusion-matrix cell, and attention and attributions."""
+    from bertviz_core.model.bundle import read_saved
+
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert metrics["TF-IDF baseline"].endswith("%")
+    assert any("bag of words" in caption.value for caption in page.caption)
+    saved = read_saved(finished_run_folder(page))
+    matrix = saved.validation.confusion_matrix()
+    assert matrix.tolist() == saved.metrics["confusion_matrix"]
+    cells_key = f"train_cells_{saved.folder.name}"
+    for true_id, predicted_id in ((0, 1), (1, 1)):
+        page.session_state[cells_key] = {"selection": {"cells": [(true_id, saved.class_names[predicted_id])]}}
+        page.run()
+        assert not page.exception
+        table = next(frame.value for frame in page.dataframe if "true class" in frame.value.columns)
+        assert len(table) == matrix[true_id, predicted_id]
+        assert set(table["predicted"]) <= {saved.class_names[predicted_id]}
+        assert any(
+            markdown.value.startswith(f"**{matrix[true_id, predicted_id]:,}** validation")
+            for markdown in page.markdown
+        )
+
+    page.text_input(key="train_explain_text").input("The toaster is wonderful and solid").run()
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in chart_specs(page)]
+    assert any(title.startswith("What moved p(") for title in titles)
+    assert "Encoder-1-MultiHeadSelfAttention, head 1" in titles
+    assert "Attention of every layer and head" in titles
+    assert any("add up to" in caption.value for caption in page.caption)
+    page.radio(key="train_explain_class").set_value(0).run()
+    assert chart_titled(page, f"What moved p({saved.class_names[0]})")
 
 
 def test_settings_survive_a_visit_to_the_explorer(repo_root):
@@ -273,24 +309,27 @@ for key, value in (("train_model_embed_dim", 16), ("train_model_ff_dim", 32), ("
 app.run()
 train_on_page(app)
 app.text_input(key="train_predict_text").input("a lovely kettle").run()
+app.text_input(key="train_explain_text").input("a lovely kettle").run()
 print(json.dumps({
     "exceptions": [element.value for element in app.exception],
     "predicted": any(markdown.value.startswith("Predicted class:") for markdown in app.markdown),
+    "explained": any(json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "").startswith("What moved")
+                     for chart in app.get("plotly_chart")),
     "imported": sorted(name for name in ("tensorflow", "tf_keras", "keras_bert", "keras") if name in sys.modules),
 }))
 """
 
 
 def test_the_pages_process_never_imports_tensorflow_through_training_and_prediction(repo_root):
-    """The web server's process stays free of TensorFlow's 600 MB: training and prediction run in
-    worker processes. A fresh interpreter, since this test process imports TensorFlow elsewhere."""
+    """The web server's process stays free of TensorFlow's 600 MB: training, prediction and looking
+    inside the model run in worker processes. A fresh interpreter, since this test process imports TensorFlow elsewhere."""
     finished = subprocess.run(
         [sys.executable, "-c", PAGE_PROCESS_PROBE, str(repo_root / "pages" / "train.py")],
         cwd=repo_root, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-3000:]
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert outcome == {"exceptions": [], "predicted": True, "imported": []}, outcome
+    assert outcome == {"exceptions": [], "predicted": True, "explained": True, "imported": []}, outcome
 
 
 def test_an_upload_is_released_once_read_and_the_session_keeps_a_compact_table(page):
