@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.arithmetic import costs, explain, growth, presets
+from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import (
     arithmetic_table,
@@ -74,6 +75,23 @@ def apply_preset(widget_key: str) -> None:
     st.session_state[widget_key] = None  # a preset is a one-off action, not a lasting selection
     if chosen is not None:
         change(explorer_state().with_preset(chosen))
+
+
+def bert_config_opener() -> None:
+    with st.expander("Open a checkpoint's bert_config.json", icon=":material/folder_open:"):
+        st.caption(
+            "A released BERT (Google publishes them at github.com/google-research/bert) comes as "
+            "`bert_config.json`, `bert_model.ckpt.*` and `vocab.txt`: open its `bert_config.json` to see "
+            "the model's figures before loading anything; only that small file is read."
+        )
+        st.file_uploader(f"bert_config.json (at most {MAX_CONFIG_BYTES // 1024} KB)", type=["json"],
+                         max_upload_size=1, key="explorer_bert_config", on_change=apply_bert_config)  # fmt: skip
+
+
+def apply_bert_config() -> None:
+    uploaded = st.session_state.get("explorer_bert_config")
+    if uploaded is not None:  # None: the file was removed, which changes nothing
+        change(explorer_state().with_bert_config(uploaded.getvalue(), uploaded.name))
 
 
 def notes(state) -> None:
@@ -256,6 +274,7 @@ st.caption(
     "worked out by arithmetic as you move the controls; nothing is built unless you ask."
 )
 preset_pills()
+bert_config_opener()
 notes(state)
 headline(config, batch_size)
 chart_tabs(config)

@@ -1,11 +1,12 @@
 """The explorer's state, in one object: what the controls ask for, and what is shown because of it.
 
-Like TensorFlow Playground's ``state.ts``: a shared link, a preset or a moved control goes in, a
-new state comes out; the state gives the valid ``ModelConfig`` to show, the notes that explain any
-change made to what was asked, and the shared link back. Every way in resolves a clash the same
-way, keeping every value it can and changing the fewest: a head count that does not divide the
-embedding becomes the nearest one that does (with a note); a sequence longer than the position
-table is shown at the table's length until the user raises it (``sequence_problem``).
+Like TensorFlow Playground's ``state.ts``: a shared link, a preset, a checkpoint's
+``bert_config.json`` or a moved control goes in, a new state comes out; the state gives the valid
+``ModelConfig`` to show, the notes that explain any change made to what was asked, and the shared
+link back. Every way in resolves a clash the same way, keeping every value it can and changing
+the fewest: a head count that does not divide the embedding becomes the nearest one that does
+(with a note); a sequence longer than the position table is shown at the table's length until the
+user raises it (``sequence_problem``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from types import MappingProxyType
 from typing import Any
 
 from bertviz_core.arithmetic import explain, presets
+from bertviz_core.arithmetic.bert_config import checkpoint_size_note, parse_bert_config
 from bertviz_core.arithmetic.config import ModelConfig, parse_field
 from bertviz_core.errors import ConfigError
 from bertviz_core.fields import QUERY_KEYS
-from bertviz_core.text import escape_markdown, lower_first
+from bertviz_core.text import escape_markdown, lower_first, short
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,23 @@ class ExplorerState:
         if preset.explanation:
             notes.append(Note("error", preset.explanation))
         return self._settled(ModelConfig().to_dict() | dict(preset.settings), notes)
+
+    def with_bert_config(self, raw: bytes | str, file_name: str) -> ExplorerState:
+        """A checkpoint's ``bert_config.json``: its model with the pretraining heads counted (Google's
+        checkpoints hold them), the sequence as long as its positions, and notes naming the file and
+        what to compare next. A file that is not one keeps the values, with its sentence as the note."""
+        try:
+            config = parse_bert_config(raw, encoder_only=False)
+        except ConfigError as error:
+            return ExplorerState(self.values, (Note("error", escape_markdown(str(error))),))
+        opened = Note(
+            "info",
+            f"**{escape_markdown(short(file_name))}**: a checkpoint's configuration, now in the controls: "
+            f"vocabulary {config.vocab:,}, {config.pos_num:,} positions (and as long a sequence), width "
+            f"{config.embed_dim:,}, {config.heads:,} heads, {config.layers:,} layers, feed-forward "
+            f"{config.ff_dim:,}.",
+        )
+        return self._settled(config.to_dict(), [opened, Note("info", checkpoint_size_note(config))])
 
     def with_positions_raised(self) -> ExplorerState:
         """The position table grown to the sequence length the controls ask for."""

@@ -200,3 +200,62 @@ def test_every_preset_gives_a_valid_state_with_its_description_first(key: str) -
     if preset.config is not None:
         assert state.config == preset.config
     assert state.config.heads in valid_head_counts(state.config.embed_dim)
+
+
+# Google's uncased_L-2_H-128_A-2/bert_config.json, as the release ships it.
+TINY_BERT_CONFIG = (
+    b'{\n  "hidden_size": 128,\n  "hidden_act": "gelu",\n  "initializer_range": 0.02,\n  "vocab_size": 30522,\n'
+    b'  "hidden_dropout_prob": 0.1,\n  "num_attention_heads": 2,\n  "type_vocab_size": 2,\n'
+    b'  "max_position_embeddings": 512,\n  "num_hidden_layers": 2,\n  "intermediate_size": 512,\n'
+    b'  "attention_probs_dropout_prob": 0.1\n}\n'
+)
+
+
+def test_a_checkpoints_bert_config_sets_every_value_and_counts_the_heads_it_holds() -> None:
+    start = ExplorerState.from_link({"vocab": "1000", "seq_len": "36", "embed_dim": "6", "heads": "1",
+                                     "encoder_only": "1"})  # fmt: skip
+    state = start.with_bert_config(TINY_BERT_CONFIG, "bert_config.json")
+    expected = ModelConfig(embed_dim=128, heads=2, layers=2, ff_dim=512, seq_len=512, encoder_only=False)
+    assert state.config == expected and state.sequence_problem is None
+    assert total_params(state.config) == 4_433_468  # Google's "4.4M" for BERT-Tiny
+    assert [note.kind for note in state.notes] == ["info", "info"]
+    assert state.notes[0].text.startswith("**bert\\_config\\.json**: ")
+    assert "4,433,468 parameters" in state.notes[1].text and "17,733,872 bytes" in state.notes[1].text
+    assert state.share_params() == {"embed_dim": "128", "heads": "2", "layers": "2", "ff_dim": "512"}
+    assert state.with_value("layers", 3).notes == ()  # the notes go with the next change
+
+
+@pytest.mark.parametrize(
+    ("raw", "mentions"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\xff", "not UTF-8 text"),
+        (b"vocab_size = 30522", "not valid JSON"),
+        (b"[1, 2]", "one JSON object"),
+        (
+            TINY_BERT_CONFIG.replace(b'"num_hidden_layers": 2', b'"num_hidden_layers": "2"'),
+            "num_hidden_layers",
+        ),
+        (TINY_BERT_CONFIG.replace(b'"gelu"', b'"relu"'), "'relu'"),
+        (TINY_BERT_CONFIG.replace(b'"num_attention_heads": 2', b'"num_attention_heads": 3'), "3 heads"),
+        (
+            TINY_BERT_CONFIG.replace(b'"num_hidden_layers": 2', b'"num_hidden_layers": 500'),
+            "between 1 and 96",
+        ),
+        (b'{"pad": "' + b"x" * 70_000 + b'"}', "larger than 64 KB"),
+    ],
+    ids=["binary", "not-json", "list", "text-number", "activation", "heads", "range", "huge"],
+)
+def test_a_broken_bert_config_keeps_the_values_and_says_one_sentence(raw: bytes, mentions: str) -> None:
+    start = ExplorerState().with_value("layers", 3)
+    state = start.with_bert_config(raw, "<img src=x onerror=alert(1)>.json")
+    assert state.values == start.values
+    assert len(state.notes) == 1 and state.notes[0].kind == "error"
+    plain = state.notes[0].text.replace("\\", "")
+    assert mentions in plain and "\n" not in plain and plain.count(". ") == 0 and plain.endswith("."), plain
+
+
+def test_a_hostile_file_name_is_shown_literally() -> None:
+    state = ExplorerState().with_bert_config(TINY_BERT_CONFIG, "[click](http://x.example)<b>" + "a" * 300)
+    name = state.notes[0].text.split("**")[1]
+    assert "\\[click\\]\\(http\\:" in name and "](http" not in name and "<b>" not in name
+    assert len(name.replace("\\", "")) <= 40  # cut, as every user value in a message is

@@ -1,10 +1,11 @@
-"""A visitor's path through the explorer in Chromium: a shared link, a slider, a preset.
+"""A visitor's path through the explorer in Chromium: a shared link, a slider, a preset, a bert_config.json.
 
 Set ``BERTVIZ_SCREENSHOT=1`` to save ``docs/explorer.png`` (1400 × 900) for the README.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from bertviz_core.arithmetic.params import total_params
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_LINK = "/?vocab=1000&seq_len=36&embed_dim=6&heads=1"
 NOTEBOOK_MODEL = ModelConfig(vocab=1000, seq_len=36, embed_dim=6, heads=1)
+BERT_BASE_CONFIG = json.dumps(
+    {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
+     "initializer_range": 0.02, "intermediate_size": 3072, "max_position_embeddings": 512,
+     "num_attention_heads": 12, "num_hidden_layers": 12, "type_vocab_size": 2, "vocab_size": 30522}
+).encode()  # fmt: skip
 
 
 def _total(page) -> str:
@@ -71,3 +77,17 @@ def test_link_slider_and_preset(page, wait_for_run, finished_runs, screenshot_di
     )
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(screenshot_dir / "explorer-after-preset.png"), animations="disabled")
+
+    # A checkpoint's bert_config.json (Google's BERT-base) moves every control to its model.
+    page.get_by_text("Open a checkpoint's bert_config.json").click()
+    before = finished_runs(page)
+    page.locator(".st-key-explorer_bert_config [data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "bert_config.json", "mimeType": "application/json", "buffer": BERT_BASE_CONFIG}]
+    )
+    wait_for_run(page, after=before)
+    page.wait_for_function(
+        "expected => document.querySelector(\"[data-testid='stMetricValue']\").innerText.trim() === expected",
+        arg="110,106,428",
+    )
+    page.get_by_test_id("stAlertContentInfo").filter(has_text="440,425,712 bytes").wait_for()
+    assert "embed_dim" not in page.url  # BERT-base is keras-bert's default: the shortest link

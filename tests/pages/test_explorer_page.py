@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic import presets
+from bertviz_core.arithmetic.bert_config import parse_bert_config
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.explorer_state import ExplorerState
 from bertviz_core.arithmetic.params import TABLE_COLUMNS, arithmetic_table, total_params
@@ -274,6 +275,89 @@ def test_presets_then_sliders_keep_working() -> None:
     app.select_slider(key="explorer_vocab").set_value(1000).run()
     _assert_clean(app)
     assert _config(app) == presets.BY_KEY["bert-tiny"].config.with_changes(vocab=1000)
+
+
+# --- a checkpoint's bert_config.json ------------------------------------------------------------
+
+# Google's bert_config.json files as the releases ship them: BERT-base and uncased_L-2_H-128_A-2.
+GOOGLE_BERT_BASE = {
+    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+    "hidden_size": 768, "initializer_range": 0.02, "intermediate_size": 3072, "max_position_embeddings": 512,
+    "num_attention_heads": 12, "num_hidden_layers": 12, "type_vocab_size": 2, "vocab_size": 30522,
+}  # fmt: skip
+GOOGLE_BERT_TINY = GOOGLE_BERT_BASE | {
+    "hidden_size": 128, "intermediate_size": 512, "num_attention_heads": 2, "num_hidden_layers": 2,
+}  # fmt: skip
+
+
+def _open_bert_config(app: AppTest, content: bytes, name: str = "bert_config.json") -> AppTest:
+    return app.file_uploader(key="explorer_bert_config").set_value((name, content, "application/json")).run()
+
+
+@pytest.mark.parametrize(
+    ("settings", "total"),
+    [(GOOGLE_BERT_BASE, "110,106,428"), (GOOGLE_BERT_TINY, "4,433,468")],
+    ids=["base", "tiny"],
+)
+def test_a_checkpoints_bert_config_moves_the_controls_and_the_link(settings: dict, total: str) -> None:
+    app = _page(vocab="1000", seq_len="36", embed_dim="6", heads="1", encoder_only="1")
+    content = json.dumps(settings, indent=2).encode()
+    _open_bert_config(app, content)
+    _assert_clean(app)
+    opened = parse_bert_config(content, encoder_only=False)  # the checkpoint holds the heads: counted
+    assert _config(app) == opened and opened.seq_len == opened.pos_num == 512
+    assert _total(app) == f"{total_params(opened):,}" == total
+    assert app.number_input(key="explorer_vocab_exact").value == 30522
+    assert app.select_slider(key="explorer_embed_dim").value == settings["hidden_size"]
+    assert app.select_slider(key="explorer_heads").value == settings["num_attention_heads"]
+    assert app.slider(key="explorer_layers").value == settings["num_hidden_layers"]
+    assert app.number_input(key="explorer_ff_dim_exact").value == settings["intermediate_size"]
+    assert app.toggle(key="explorer_count_heads").value is True
+    assert app.query_params == opened.to_query_params()  # the shared link shows the same model
+    infos = [_plain(element.value) for element in app.info]
+    assert infos[0].startswith("**bert_config.json**: a checkpoint's configuration")
+    assert (
+        f"{4 * total_params(opened):,} bytes" in infos[1]
+        and "bert_model.ckpt.data-00000-of-00001" in infos[1]
+    )
+    if settings is GOOGLE_BERT_BASE:
+        # keras-bert's count of the paper's "110M"; the encoder plus the pooler is BertModel's 109.5M.
+        assert _total(app) == DEFAULT_TOTAL == "110,106,428"
+        assert "440,425,712 bytes" in infos[1] and "109,482,240" in infos[1]
+        app.toggle(key="explorer_count_heads").set_value(False).run()
+        assert _total(app) == f"{total_params(opened.with_changes(encoder_only=True)):,}" == "108,891,648"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\xff\xfe",
+        b"not json at all",
+        json.dumps({key: value for key, value in GOOGLE_BERT_TINY.items() if key != "vocab_size"}).encode(),
+        json.dumps(GOOGLE_BERT_TINY | {"hidden_act": "relu"}).encode(),
+        b'{"pad": "' + b"x" * 100_000 + b'"}',
+    ],
+    ids=["binary", "not-json", "missing-key", "activation", "huge"],
+)
+def test_a_broken_bert_config_is_one_sentence_and_the_page_keeps_working(content: bytes) -> None:
+    app = _page(vocab="1000")
+    _open_bert_config(app, content, name="[click](http://example.com)<b>x</b>.json")
+    _assert_clean(app)
+    errors = [_plain(element.value) for element in app.error]
+    assert len(errors) == 1 and errors[0].count(". ") == 0 and errors[0].endswith("."), errors
+    assert "](http" not in app.error[0].value and "<b>" not in app.error[0].value
+    assert _total(app) == "87,404,010" and app.query_params == {"vocab": "1000"}  # nothing changed
+    _open_bert_config(app, json.dumps(GOOGLE_BERT_TINY).encode())  # the next file still opens
+    _assert_clean(app)
+    assert not app.error and _total(app) == "4,433,468"
+
+
+def test_the_opened_file_name_is_shown_literally() -> None:
+    app = _page()
+    _open_bert_config(app, json.dumps(GOOGLE_BERT_TINY).encode(), name="[click](http://example.com).json")
+    _assert_clean(app)
+    raw = app.info[0].value
+    assert "\\[click\\]\\(http\\:" in raw and "](http" not in raw
 
 
 # --- charts, explanations, exports --------------------------------------------------------------

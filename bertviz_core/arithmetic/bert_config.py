@@ -1,0 +1,123 @@
+"""Google's ``bert_config.json`` to and from a ``ModelConfig``, without TensorFlow.
+
+A released BERT checkpoint (``uncased_L-2_H-128_A-2``, BERT-base, ...) describes its model in
+``bert_config.json``; keras-bert's ``build_model_from_config`` reads the same keys. Only what
+keras-bert can build is accepted: GELU, two segment types, a head count that divides the width.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.params import total_params
+from bertviz_core.errors import ConfigError
+from bertviz_core.text import format_bytes
+
+CONFIG_NAME = "bert_config.json"
+MAX_CONFIG_BYTES = 64 * 1024
+# keras-bert's key for each of our fields (build_model_from_config's mapping).
+KEYS = {
+    "vocab": "vocab_size",
+    "pos_num": "max_position_embeddings",
+    "embed_dim": "hidden_size",
+    "heads": "num_attention_heads",
+    "layers": "num_hidden_layers",
+    "ff_dim": "intermediate_size",
+}
+
+
+def parse_bert_config(
+    raw: bytes | str | dict, seq_len: int | None = None, encoder_only: bool = True
+) -> ModelConfig:
+    """The model a ``bert_config.json`` describes; ``seq_len`` defaults to its position count.
+
+    Raises ConfigError with one sentence naming the key that is wrong.
+    """
+    values = _mapping(raw)
+    fields: dict[str, int] = {}
+    for name, key in KEYS.items():
+        value = values.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(
+                f"{CONFIG_NAME} has no whole number '{key}'; give the file from the checkpoint's folder."
+            )
+        fields[name] = value
+    activation = values.get("hidden_act", "gelu")
+    if activation != "gelu":
+        raise ConfigError(
+            f"{CONFIG_NAME} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with 'gelu' only."
+        )
+    if values.get("type_vocab_size", 2) != 2:
+        raise ConfigError(
+            f"{CONFIG_NAME} has {values.get('type_vocab_size')!r} segment types; keras-bert builds two."
+        )
+    if seq_len is None:
+        seq_len = fields["pos_num"]
+    if seq_len > fields["pos_num"]:
+        raise ConfigError(
+            f"The checkpoint knows {fields['pos_num']:,} positions, so its sequence length can be at most "
+            f"{fields['pos_num']:,}, not {seq_len:,}."
+        )
+    return ModelConfig(seq_len=seq_len, encoder_only=encoder_only, **fields)
+
+
+def bert_config_json(config: ModelConfig) -> dict[str, Any]:
+    """The ``bert_config.json`` of ``config``, as Google writes it (dropouts as keras-bert's 0.1)."""
+    return {
+        "attention_probs_dropout_prob": 0.1,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+        "type_vocab_size": 2,
+        **{key: getattr(config, name) for name, key in KEYS.items()},
+    }
+
+
+def checkpoint_size_note(config: ModelConfig) -> str:
+    """What Google's checkpoint of ``config`` holds and weighs, to compare with the downloaded files.
+
+    A released checkpoint holds the model's weights only, no optimizer state: the encoder, the pooler
+    and the MLM and NSP heads, which is keras-bert's ``training=True`` model; its
+    ``load_model_weights_from_checkpoint`` sets every weight of that model from the checkpoint.
+    """
+    pretraining = total_params(config.with_changes(encoder_only=False))
+    encoder = total_params(config.with_changes(encoder_only=True))
+    pooler = config.embed_dim * config.embed_dim + config.embed_dim
+    weights = 4 * pretraining
+    return (
+        "What to compare next: Google's checkpoints hold the pretraining model, so the total counts the "
+        f"MLM and NSP heads: keras-bert's `load_trained_model_from_checkpoint(..., training=True)` fills "
+        f"all {pretraining:,} parameters from the checkpoint, the pooler (`NSP-Dense`) included. At 4 bytes "
+        f"per fp32 weight, `bert_model.ckpt.data-00000-of-00001` should weigh about {weights:,} bytes "
+        f"({format_bytes(weights)}); about three times that means it also holds Adam's two moments per "
+        f"weight, as checkpoints saved during training do. With `training=False` keras-bert loads the bare "
+        f"encoder, {encoder:,} parameters (turn off 'Count the pretraining heads' to see it); the encoder "
+        f"plus the pooler, as Hugging Face's `BertModel` counts it, is {encoder + pooler:,}."
+    )
+
+
+def _mapping(raw: bytes | str | dict) -> dict:
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{CONFIG_NAME} is larger than {MAX_CONFIG_BYTES // 1024} KB; this is not a BERT configuration."
+            )
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{CONFIG_NAME} is not UTF-8 text; give the file from the checkpoint's folder."
+            ) from None
+    try:
+        values = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ConfigError(
+            f"{CONFIG_NAME} is not valid JSON; give the file from the checkpoint's folder."
+        ) from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{CONFIG_NAME} must hold one JSON object of settings, such as 'hidden_size'.")
+    return values
