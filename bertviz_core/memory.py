@@ -199,3 +199,55 @@ def explorer_model_for_training(
             f"from {vocab[0]:,}), so it is not offered."
         )
     return candidate, ""
+
+
+# --- pretraining (masked words and next sentences) -------------------------------------------------
+# The MLM output is a softmax over the whole vocabulary at every position: batch × S × V values,
+# however few positions are masked. Training keeps several tensors of that size at once (the scores,
+# the softmax, keras-bert's Masked copy, the clipped log-probabilities of the loss and their
+# gradients). Measured on 2 cores (peak resident memory of a whole pretraining run, d 128, 2 blocks,
+# F 512): batch 32 and S 64 with V 200 / 5,000 / 20,000 / 40,000 took 929 / 1,135 / 1,817 / 2,542 MB,
+# about 5 to 5.5 such tensors per step besides the parameters' state; batch 64 or S 128 at V 20,000
+# 2,581 and 2,741 MB. Rounded up to 6, the estimate is 0-15 % above those peaks.
+MLM_OUTPUT_COPIES = 6
+
+
+def estimate_pretraining_memory(config: ModelConfig, batch_size: int) -> TrainingMemory:
+    """Pretraining memory on top of TensorFlow, by arithmetic, as ``TrainingMemory``.
+
+    ``state_bytes``: 20 bytes per parameter of the pretraining model (MLM and NSP heads included),
+    as for training. ``activation_bytes``: the encoder's activations as for training, plus
+    ``MLM_OUTPUT_COPIES`` × batch × S × V × 4 bytes for the MLM output over the vocabulary.
+    """
+    model = config.with_changes(encoder_only=False)
+    parameters = total_params(model)
+    encoder = costs.memory(config.with_changes(encoder_only=True), batch_size).activation_bytes
+    mlm_output = (
+        MLM_OUTPUT_COPIES * batch_size * config.seq_len * config.vocab * costs.BYTES_PER_VALUE["fp32"]
+    )
+    return TrainingMemory(
+        parameters=parameters,
+        state_bytes=parameters * STATE_BYTES_PER_PARAM,
+        activation_bytes=int(encoder * ACTIVATION_FACTOR) + mlm_output,
+    )
+
+
+def pretraining_job_mb(config: ModelConfig, batch_size: int) -> int:
+    """Peak resident memory of a worker process that pretrains this model: TensorFlow plus the run."""
+    return TRAINING_RUNTIME_MB + estimate_pretraining_memory(config, batch_size).total_mb
+
+
+def check_pretraining_fits(
+    config: ModelConfig, batch_size: int, budget_mb: int | None = None
+) -> TrainingMemory:
+    """Raise MemoryGuardError with a sentence when pretraining would not fit in the memory budget."""
+    budget = training_budget_mb() if budget_mb is None else budget_mb
+    need = estimate_pretraining_memory(config, batch_size)
+    if need.total_mb > budget:
+        raise MemoryGuardError(
+            f"Pretraining this model would need about {need.total_mb:,} MB ({need.parameters:,} parameters "
+            f"with Adam, activations and the masked-word output over {config.vocab:,} words for a batch of "
+            f"{batch_size}), more than the {budget:,} MB allowed; lower the batch size, sequence length, "
+            "vocabulary, width or layer count."
+        )
+    return need

@@ -2,8 +2,9 @@
 
 Each visitor (one browser) has a folder of its own under the store's root, named by a key only
 their browser can produce (``visitor_key``: a keyed hash of a secret their browser holds), so
-another visitor cannot reach it by guessing. A run is a folder: the saved classifier's files
-and ``run.json`` (what it was trained on, when). The store keeps at most ``max_runs`` runs and
+another visitor cannot reach it by guessing. A run is a folder: the saved classifier's files (or a
+pretraining's checkpoint, ``kind`` "pretraining") and ``run.json`` (what it was trained on, when,
+its kind). The store keeps at most ``max_runs`` runs of any kind and
 ``max_mb`` megabytes per visitor (the oldest go first) and forgets a visitor ``keep_seconds`` after
 their last visit. Nothing here is shared between visitors; no Streamlit, no TensorFlow.
 """
@@ -28,6 +29,8 @@ KEEP_SECONDS = 2 * 3600
 MAX_RUNS = 5
 MAX_MB = 300
 RECORD_FILE = "run.json"
+# The kinds of run a record may name (``StoredRun.kind``); the store keeps them all under the same caps.
+CLASSIFIER, PRETRAINING = "classifier", "pretraining"
 SWEEP_EVERY_SECONDS = 60
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _RUN = re.compile(r"^run-[0-9]{13}-[0-9a-f]{8}$")
@@ -44,6 +47,12 @@ class StoredRun:
     @property
     def finished(self) -> float:
         return float(self.record.get("finished", 0.0))
+
+    @property
+    def kind(self) -> str:
+        """What the run made: ``CLASSIFIER`` (a saved classifier; also every run recorded without a
+        kind) or ``PRETRAINING`` (a checkpoint in Google's layout), from the record's ``kind``."""
+        return str(self.record.get("kind", CLASSIFIER))
 
 
 class RunStore:
@@ -83,15 +92,17 @@ class RunStore:
             self._enforce_caps(visitor)
         return StoredRun(folder.name, folder, record)
 
-    def runs(self, visitor: str) -> list[StoredRun]:
-        """The visitor's finished runs, newest first (and their visit noted: the clock restarts).
-        Visitors gone for the kept time are swept at most once a minute, on the way."""
+    def runs(self, visitor: str, kind: str | None = None) -> list[StoredRun]:
+        """The visitor's finished runs, newest first (and their visit noted: the clock restarts), only
+        those of ``kind`` when given (``StoredRun.kind``). Visitors gone for the kept time are swept at
+        most once a minute, on the way."""
         if time.time() - self._last_sweep > SWEEP_EVERY_SECONDS:
             self._last_sweep = time.time()
             self.sweep()
         with self._lock:
             self._touch(visitor)
-            return self._runs(visitor)
+            found = self._runs(visitor)
+        return found if kind is None else [run for run in found if run.kind == kind]
 
     def remove(self, visitor: str, run_id: str) -> None:
         if not _RUN.match(run_id):

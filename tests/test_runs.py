@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bertviz_core.runs import RECORD_FILE, RunStore
+from bertviz_core.runs import CLASSIFIER, PRETRAINING, RECORD_FILE, RunStore
 
 
 def finished(store: RunStore, visitor: str, source: str, size: int = 10) -> str:
@@ -73,3 +73,18 @@ def test_folders_outside_a_visitors_own_are_refused(tmp_path) -> None:
         store.runs("../../etc")
     store.remove(alice, "../" + bobs.name)  # not a run id: nothing happens
     assert bobs.exists()
+
+
+def test_runs_of_a_kind_are_listed_apart_and_old_records_are_classifiers(tmp_path) -> None:
+    store = RunStore(tmp_path)
+    visitor = store.visitor_key("token")
+    old = finished(store, visitor, "recorded before runs had a kind")
+    folder = store.new_run_folder(visitor)
+    (folder / "bert_model.ckpt.index").write_bytes(b"x")
+    time.sleep(0.002)
+    pretraining = store.finish_run(visitor, folder, {"source": "texts", "kind": PRETRAINING}).run_id
+    assert [run.run_id for run in store.runs(visitor)] == [pretraining, old]  # every kind, newest first
+    assert [run.run_id for run in store.runs(visitor, kind=CLASSIFIER)] == [old]
+    assert [run.run_id for run in store.runs(visitor, kind=PRETRAINING)] == [pretraining]
+    assert [run.kind for run in store.runs(visitor)] == [PRETRAINING, CLASSIFIER]
+    assert store.runs(visitor, kind="something else") == []

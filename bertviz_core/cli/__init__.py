@@ -19,6 +19,7 @@ from bertviz_core.fields import MODEL_FIELDS
 COMMAND_MODULES = (
     "bertviz_core.cli.size",
     "bertviz_core.cli.train",
+    "bertviz_core.cli.pretrain",
     "bertviz_core.cli.explain",
     "bertviz_core.cli.bench",
 )
@@ -42,13 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_model_options(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, defaults: dict[str, int]
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    defaults: dict[str, int],
+    given_only: bool = False,
 ) -> None:
-    """One ``--vocab``-style option per model field in ``defaults`` (from ``fields.MODEL_FIELDS``)."""
+    """One ``--vocab``-style option per model field in ``defaults`` (from ``fields.MODEL_FIELDS``).
+
+    With ``given_only``, an option not given reads as None (its default is the handler's to apply),
+    so a handler can tell which options a user gave."""
     for field in MODEL_FIELDS:
         if field.name in defaults:
             parser.add_argument(
-                field.option, type=int, default=defaults[field.name], metavar="N",
+                field.option, type=int, default=None if given_only else defaults[field.name], metavar="N",
                 help=f"{field.label} ({field.keras_name}, default {defaults[field.name]})",
             )  # fmt: skip
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,9 +16,10 @@ from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.table import read_csv_bytes
 from bertviz_core.errors import UserError
-from bertviz_core.fields import MODEL_FIELDS, TRAINING_FIELDS
+from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
 from bertviz_core.memory import check_training_fits
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
+from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
 from bertviz_core.model.training import train_classifier
 from bertviz_core.settings import TrainSettings
@@ -42,7 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             for field in MODEL_FIELDS
             if field.train_default is not None
         },
+        given_only=True,
     )
+    train.add_argument(
+        "--checkpoint", metavar="PATH",
+        help="start from a BERT checkpoint in Google's layout (a folder or zip with bert_config.json, "
+        "bert_model.ckpt.* and vocab.txt): the model is the checkpoint's, only --seq-len may be given",
+    )  # fmt: skip
     fit = train.add_argument_group("training")
     for field in TRAINING_FIELDS:
         fit.add_argument(
@@ -106,14 +114,41 @@ def _num(value: float | None) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    values = {
+    defaults = training_default_config()
+    given = {
         field.name: getattr(args, field.name) for field in MODEL_FIELDS if field.train_default is not None
     }
-    config = ModelConfig(**values, pos_num=args.seq_len, encoder_only=True)
+    values = {name: getattr(defaults, name) if value is None else value for name, value in given.items()}
     settings = TrainSettings(**{field.name: getattr(args, field.name) for field in TRAINING_FIELDS})
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder to save the model in.")
+    if args.checkpoint:
+        fixed = [
+            MODEL_FIELD[name].option
+            for name, value in given.items()
+            if value is not None and name != "seq_len"
+        ]
+        if fixed:
+            raise UserError(
+                f"{fixed[0]} cannot be given with --checkpoint: the model's size is the checkpoint's "
+                "(bert_config.json); only --seq-len may change."
+            )
+        with tempfile.TemporaryDirectory(prefix="bertviz-checkpoint-") as folder:
+            checkpoint = open_checkpoint(args.checkpoint, folder, Path(args.checkpoint).name)
+            config = checkpoint.model_config(values["seq_len"])
+            return _train_and_save(args, config, settings, out, checkpoint)
+    config = ModelConfig(**values, pos_num=values["seq_len"], encoder_only=True)
+    return _train_and_save(args, config, settings, out, None)
+
+
+def _train_and_save(
+    args: argparse.Namespace,
+    config: ModelConfig,
+    settings: TrainSettings,
+    out: Path,
+    checkpoint: CheckpointFiles | None,
+) -> int:
     rows = _read_rows(args)
     dataset, text_column, label_column = rows.dataset, rows.text_column, rows.label_column
     check_training_fits(config, len(dataset.class_names), settings.batch_size)  # before any progress line
@@ -128,7 +163,11 @@ def run_train(args: argparse.Namespace) -> int:
         )
     _quiet_tensorflow()
     bundle = train_classifier(
-        dataset, config, settings, None if args.json else _StderrProgress(settings.epochs)
+        dataset,
+        config,
+        settings,
+        None if args.json else _StderrProgress(settings.epochs),
+        checkpoint=checkpoint,
     )
     save_bundle(bundle, out)
     report = train_report(bundle, out, text_column, label_column, dataset.notes)
@@ -158,6 +197,8 @@ def train_report(
 
 def print_train_summary(report: dict) -> None:
     history = report["history"]
+    if report.get("start", {}).get("from") == "checkpoint":
+        print(f"Started from the checkpoint {report['start']['name']}.")
     print(
         f"Trained on {report['train_samples']:,} texts and validated on {report['val_samples']:,}; "
         f"best epoch {report['best_epoch']} of {len(history)}"

@@ -36,17 +36,39 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Tokens in id order: the special tokens first, then words by falling frequency."""
+    """Tokens in id order.
+
+    Either built here (the special tokens first, then whole words by falling frequency) or a
+    released BERT's WordPiece vocabulary (``[PAD]`` first, ``[unused...]`` rows, the other
+    special tokens somewhere after, and ``##`` word pieces): ``word_pieces`` tells them apart,
+    and ``tokenizer`` splits texts the way each was made for.
+    """
 
     tokens: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.tokens[: len(SPECIAL_TOKENS)] != SPECIAL_TOKENS:
+        if self.tokens[: len(SPECIAL_TOKENS)] != SPECIAL_TOKENS and (
+            not self.tokens or self.tokens[0] != PAD or not set(SPECIAL_TOKENS) <= set(self.tokens)
+        ):
             raise VocabularyError(
-                f"A vocabulary must start with {', '.join(SPECIAL_TOKENS)}, in that order; save the model again."
+                f"A vocabulary must start with {PAD} and hold {', '.join(SPECIAL_TOKENS[1:])}; save the model again."
             )
         if len(set(self.tokens)) != len(self.tokens):
             raise VocabularyError("The vocabulary lists a token twice; save the model again.")
+
+    @property
+    def word_pieces(self) -> bool:
+        """A released BERT's vocabulary (WordPiece), not one built here from training texts."""
+        return self.tokens[: len(SPECIAL_TOKENS)] != SPECIAL_TOKENS
+
+    @cached_property
+    def cased(self) -> bool:
+        """Whether texts keep their capitals: Google's cased vocabularies hold words like 'The'."""
+        return self.word_pieces and any(
+            token != token.lower()
+            for token in self.tokens
+            if not (token.startswith("[") and token.endswith("]"))
+        )
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -132,7 +154,10 @@ def _word_tokenizer_class() -> type:
 
 
 def tokenizer(vocabulary: Vocabulary | None = None):
-    """A keras-bert ``Tokenizer`` for ``vocabulary`` (specials only when None)."""
+    """A keras-bert ``Tokenizer`` for ``vocabulary`` (specials only when None): keras-bert's own
+    WordPiece tokenizer for a released vocabulary (cased as it is), whole words otherwise."""
+    if vocabulary is not None and vocabulary.word_pieces:
+        return keras_bert_tokenizer_class()(vocabulary.token_dict, cased=vocabulary.cased)
     token_dict = (
         vocabulary.token_dict if vocabulary is not None else {t: i for i, t in enumerate(SPECIAL_TOKENS)}
     )
@@ -211,7 +236,7 @@ def encode_texts(vocabulary: Vocabulary, texts: Sequence[str], seq_len: int) -> 
         lengths[row] = len(tokens)
         body = tokens[1:-1]
         total += len(body)
-        unknown += sum(1 for token in body if token not in known)
+        unknown += sum(1 for token in body if token == UNK or token not in known)
         ids, _ = split.encode(text, max_len=seq_len)
         token_ids[row] = ids
     return EncodedTexts(
@@ -242,15 +267,22 @@ class EncodedSplit:
 
 
 def encode_split(
-    dataset: Dataset, vocab_size: int, seq_len: int, val_share: float, seed: int
+    dataset: Dataset,
+    vocab_size: int,
+    seq_len: int,
+    val_share: float,
+    seed: int,
+    vocabulary: Vocabulary | None = None,
 ) -> EncodedSplit:
     """Split stratified by class (``seed``), build the vocabulary from the training texts only (so
-    validation measures unseen words honestly) and encode both sides."""
+    validation measures unseen words honestly) unless one is given (a checkpoint's), and encode
+    both sides."""
     label_ids = np.asarray(dataset.label_ids, dtype=np.int64)
     train_idx, val_idx = stratified_split(label_ids, val_share, seed)
     train_texts = [dataset.texts[i] for i in train_idx]
     val_texts = [dataset.texts[i] for i in val_idx]
-    vocabulary = build_vocabulary(train_texts, vocab_size)
+    if vocabulary is None:
+        vocabulary = build_vocabulary(train_texts, vocab_size)
     return EncodedSplit(
         vocabulary=vocabulary,
         train_indices=train_idx,
@@ -262,9 +294,16 @@ def encode_split(
     )
 
 
-def token_preview(dataset: Dataset, vocab_size: int, seq_len: int, val_share: float, seed: int) -> dict:
+def token_preview(
+    dataset: Dataset,
+    vocab_size: int,
+    seq_len: int,
+    val_share: float,
+    seed: int,
+    vocabulary: Vocabulary | None = None,
+) -> dict:
     """How the texts will fit the model, measured exactly as training will meet them (``encode_split``)."""
-    split = encode_split(dataset, vocab_size, seq_len, val_share, seed)
+    split = encode_split(dataset, vocab_size, seq_len, val_share, seed, vocabulary)
     lengths = np.concatenate([split.train.token_lengths, split.validation.token_lengths])
     return {
         "lengths": lengths.tolist(),

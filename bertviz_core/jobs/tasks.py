@@ -62,7 +62,8 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     """Train a classifier on the rows given and save its bundle in ``inputs["folder"]``.
 
     Inputs: ``texts``, ``labels``, ``class_names``, ``label_ids`` (the training rows), ``config`` and
-    ``settings`` (as dicts), ``folder``. Result: the metrics and the folder.
+    ``settings`` (as dicts), ``folder``, and ``checkpoint`` (``{"folder", "name"}`` of an unpacked
+    checkpoint to start from, or None). Result: the metrics and the folder.
     """
     from bertviz_core.arithmetic.config import ModelConfig
     from bertviz_core.data.rows import Dataset
@@ -79,10 +80,40 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     )
     config = ModelConfig.from_mapping(inputs["config"])
     settings = TrainSettings.from_mapping(inputs["settings"])
-    progress.emit({"type": "stage", "text": "Building the model and tracing the training step..."})
-    bundle = train_classifier(dataset, config, settings, _TrainingReporter(progress, settings.epochs))
+    checkpoint = None
+    if inputs.get("checkpoint"):
+        from bertviz_core.model.checkpoint import read_checkpoint
+
+        checkpoint = read_checkpoint(inputs["checkpoint"]["folder"], inputs["checkpoint"]["name"])
+    stage = "Loading the checkpoint" if checkpoint else "Building the model"
+    progress.emit({"type": "stage", "text": f"{stage} and tracing the training step..."})
+    bundle = train_classifier(
+        dataset, config, settings, _TrainingReporter(progress, settings.epochs), checkpoint=checkpoint
+    )
     folder = save_bundle(bundle, inputs["folder"])
     return {"metrics": bundle.metrics, "folder": str(folder)}
+
+
+def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Pretrain keras-bert's model on ``inputs["texts"]`` (masked words and next sentences) and save it
+    as a checkpoint in Google's layout in ``inputs["folder"]``.
+
+    Inputs: ``texts``, ``config`` and ``settings`` (as dicts), ``folder``. Events as ``train``'s (stage,
+    batch, epoch; an epoch record holds ``model.pretraining.EPOCH_KEYS``). Result:
+    ``PretrainResult.summary()`` (history, settings, config, texts, parameters, ...) and the folder.
+    """
+    from bertviz_core.arithmetic.config import ModelConfig
+    from bertviz_core.model.pretraining import pretrain as pretrain_model
+    from bertviz_core.model.pretraining import save_pretrained
+    from bertviz_core.settings import TrainSettings
+
+    config = ModelConfig.from_mapping(inputs["config"])
+    settings = TrainSettings.from_mapping(inputs["settings"])
+    progress.emit({"type": "stage", "text": "Building the model and tracing the pretraining step..."})
+    reporter = _TrainingReporter(progress, settings.epochs)
+    result = pretrain_model(list(inputs["texts"]), config, settings, reporter)
+    folder = save_pretrained(result, inputs["folder"])
+    return {**result.summary(), "folder": str(folder)}
 
 
 def build(inputs: dict[str, Any], progress: Progress) -> dict:
@@ -167,4 +198,11 @@ def probe(inputs: dict[str, Any], progress: Progress) -> dict:
     return {"steps": done, "pid": os.getpid(), "stopped": progress.should_stop(), "held_mb": len(held) >> 20}
 
 
-TASKS = {"train": train, "build": build, "predict": predict, "explain": explain, "probe": probe}
+TASKS = {
+    "train": train,
+    "pretrain": pretrain,
+    "build": build,
+    "predict": predict,
+    "explain": explain,
+    "probe": probe,
+}

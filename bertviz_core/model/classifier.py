@@ -25,10 +25,13 @@ from bertviz_core.model import runtime
 PREDICT_BATCH = 64  # forward passes only: small batches keep their memory peak below training's
 
 
-def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0):
+def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0, checkpoint: Any = None):
     """keras-bert's encoder, its [CLS] vector, and a softmax over ``num_classes`` (a tf.keras Model).
 
-    Seeds Python, NumPy and TensorFlow so that the same seed gives the same initial weights.
+    The encoder is new (``get_model``) or, given ``checkpoint`` (``checkpoint.CheckpointFiles``),
+    keras-bert's ``load_trained_model_from_checkpoint`` of it at ``config.seq_len``; the head is
+    the same either way. Seeds Python, NumPy and TensorFlow so that the same seed gives the same
+    initial weights.
     """
     if num_classes < 2:
         raise TrainingError(
@@ -40,7 +43,13 @@ def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0):
     kwargs = config.get_model_kwargs()
     kwargs.update(training=False, trainable=True)  # trainable defaults to False when training=False
     with _seeded_dropout(tf):
-        inputs, encoded = keras_bert.get_model(**kwargs)
+        if checkpoint is None:
+            inputs, encoded = keras_bert.get_model(**kwargs)
+        else:
+            from bertviz_core.model.checkpoint import load_encoder
+
+            encoder = load_encoder(checkpoint, config.seq_len)
+            inputs, encoded = encoder.inputs, encoder.output
     cls_vector = keras_bert.layers.Extract(index=0, name="Extract")(encoded)
     probabilities = tf.keras.layers.Dense(num_classes, activation="softmax", name="Classifier")(cls_vector)
     return tf.keras.Model(inputs=inputs, outputs=probabilities, name="bert_classifier")

@@ -27,11 +27,12 @@ import numpy as np
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import Dataset
 from bertviz_core.data.tokens import encode_split
-from bertviz_core.errors import TrainingError, VocabularyError
+from bertviz_core.errors import ConfigError, TrainingError, VocabularyError
 from bertviz_core.evaluation import evaluate, tfidf_baseline
 from bertviz_core.memory import check_training_fits
 from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model import runtime
+from bertviz_core.model.checkpoint import CheckpointFiles
 from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities, build_classifier
 from bertviz_core.settings import TrainSettings
 
@@ -185,14 +186,22 @@ def train_classifier(
     config: ModelConfig,
     settings: TrainSettings | None = None,
     callbacks: TrainingProgress | Any | None = None,
+    checkpoint: CheckpointFiles | None = None,
 ) -> ClassifierBundle:
     """Train keras-bert's encoder plus a softmax head on ``dataset``.
 
-    The vocabulary comes from the training split only, so validation measures unseen texts
-    honestly. Raises TrainingError (one sentence) for anything the user can change.
+    From scratch, the vocabulary comes from the training split only, so validation measures unseen
+    texts honestly. From a ``checkpoint``, the model is the checkpoint's at ``config.seq_len`` and
+    the vocabulary is the checkpoint's own. Raises TrainingError (one sentence) for anything the
+    user can change.
     """
     settings = settings or TrainSettings()
     config = config.with_changes(encoder_only=True)
+    if checkpoint is not None:
+        try:
+            config = checkpoint.model_config(config.seq_len)
+        except ConfigError as error:
+            raise TrainingError(str(error)) from None
     class_names = tuple(dataset.class_names)
     if len(class_names) < 2:
         raise TrainingError(
@@ -201,7 +210,14 @@ def train_classifier(
         )
     check_training_fits(config, len(class_names), settings.batch_size)
     try:
-        split = encode_split(dataset, config.vocab, config.seq_len, settings.val_share, settings.seed)
+        split = encode_split(
+            dataset,
+            config.vocab,
+            config.seq_len,
+            settings.val_share,
+            settings.seed,
+            checkpoint.vocabulary if checkpoint is not None else None,
+        )
     except VocabularyError as error:
         raise TrainingError(str(error)) from None
     vocabulary, train_encoded, val_encoded = split.vocabulary, split.train, split.validation
@@ -219,7 +235,7 @@ def train_classifier(
         class_names,
     )
     tf = runtime.tensorflow()
-    model = build_classifier(config, len(class_names), seed=settings.seed)
+    model = build_classifier(config, len(class_names), seed=settings.seed, checkpoint=checkpoint)
     batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
@@ -262,6 +278,9 @@ def train_classifier(
         "stopped_early": progress.stopped_early,
         "stopped_by_user": progress.stopped_by_user,
         "diverged": progress.diverged,
+        "start": {"from": "scratch"}
+        if checkpoint is None
+        else {"from": "checkpoint", "name": checkpoint.name},
         "train_samples": int(len(train_idx)),
         "parameters": int(model.count_params()),
         "training_seconds": round(training_seconds, 3),
