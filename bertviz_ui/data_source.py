@@ -63,6 +63,7 @@ def _upload() -> ChosenTable | None:
     uploaded = st.file_uploader(
         f"A CSV file with a column of texts and a column of labels (at most {MAX_UPLOAD_MB} MB)",
         type=["csv", "tsv", "txt"],
+        max_upload_size=MAX_UPLOAD_MB,
         key=f"{UPLOADER_KEY}_{generation}",
     )
     if uploaded is None:

@@ -15,7 +15,7 @@ from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELD
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown
 
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 3e-3, 1e-2)
+LEARNING_RATES = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 3e-4, 5e-4, 1e-3, 3e-3, 1e-2)
 _BOXES = ("vocab", "seq_len", "embed_dim", "heads", "layers", "ff_dim")
 
 
@@ -74,7 +74,10 @@ def settings_boxes() -> TrainSettings | None:
     epochs = _whole(first, "epochs")
     batch_size = _whole(second, "batch_size")
     rate = TRAINING_FIELD["learning_rate"]
-    learning_rate = third.select_slider(rate.title, sorted({*LEARNING_RATES, rate.default}), value=rate.default,
+    st.session_state.setdefault(
+        setting_key("learning_rate"), rate.default
+    )  # a checkpoint may set it: no value=
+    learning_rate = third.select_slider(rate.title, sorted({*LEARNING_RATES, rate.default}),
                                         key=setting_key("learning_rate"), persist_state="session",
                                         format_func=lambda value: f"{value:g}", help=rate.help)  # fmt: skip
     first, second, third = st.columns(3)

@@ -10,6 +10,7 @@ finished run the visitor picks, never on a run in progress.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE, JobRequest, JobSnapshot
 from bertviz_core.jobs.requests import prediction_request, training_request
 from bertviz_core.model.bundle import SavedClassifier, read_saved
+from bertviz_core.model.checkpoint import CheckpointFiles
 from bertviz_core.runs import StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown
@@ -44,12 +46,19 @@ class TrainedRun:
     finished: str
 
 
-def start(dataset: Dataset, source: str, config: ModelConfig, settings: TrainSettings) -> None:
+def start(
+    dataset: Dataset,
+    source: str,
+    config: ModelConfig,
+    settings: TrainSettings,
+    checkpoint: CheckpointFiles | None = None,
+) -> None:
     """Submit the training job; its model goes to the visitor's run store when it ends well."""
     runs, key = store(), visitor()
     folder = runs.new_run_folder(key)
+    start_from = (checkpoint.folder, checkpoint.name) if checkpoint is not None else None
     try:
-        job = submit("train", training_request(dataset, config, settings, folder, key))
+        job = submit("train", training_request(dataset, config, settings, folder, key, checkpoint=start_from))
     except UserError as error:
         runs.discard_folder(key, folder)
         st.session_state[_NOTICE] = str(error)
@@ -58,7 +67,7 @@ def start(dataset: Dataset, source: str, config: ModelConfig, settings: TrainSet
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
         if job.snapshot().state == DONE:
-            runs.finish_run(key, folder, {"source": source})
+            runs.finish_run(key, folder, {"source": source, "start": checkpoint.name if checkpoint else None})
         else:
             runs.discard_folder(key, folder)
 
@@ -84,8 +93,9 @@ def collect() -> None:
 
 
 def finished_runs() -> list[StoredRun]:
-    """The visitor's finished runs, newest first (kept on the server for a while: ``runs``)."""
-    return store().runs(visitor())
+    """The visitor's finished trainings, newest first (kept on the server for a while: ``runs``);
+    their uploaded and pretrained checkpoints are runs of other kinds."""
+    return store().runs(visitor(), kind="classifier")  # runs.CLASSIFIER
 
 
 def finished_at(run: StoredRun) -> str:
@@ -95,6 +105,45 @@ def finished_at(run: StoredRun) -> str:
 def trained_run(run: StoredRun) -> TrainedRun:
     saved = remembered("saved_run", run.run_id, lambda: read_saved(run.folder))
     return TrainedRun(run.run_id, saved, str(run.record.get("source", "the data")), finished_at(run))
+
+
+def run_label(run: TrainedRun) -> str:
+    """How a run is named in pickers and charts: when it finished and what it started from."""
+    start = run.saved.metrics.get("start", {})
+    begun = start.get("name", "checkpoint") if start.get("from") == "checkpoint" else "from scratch"
+    return f"{run.finished} · {begun}"
+
+
+def run_row(run: TrainedRun) -> dict:
+    """One line of the runs table: settings and results, from the run's saved files."""
+    metrics, config = run.saved.metrics, run.saved.config
+    start = metrics.get("start", {})
+    return {
+        "run": run.finished,
+        "data": run.source,
+        "start": start.get("name", "") if start.get("from") == "checkpoint" else "new model",
+        "model": f"L{config.layers} H{config.embed_dim} A{config.heads}, S {config.seq_len}",
+        "epochs": f"{metrics.get('best_epoch', '?')} of {len(metrics.get('history', []))}",
+        "learning rate": f"{run.saved.settings.get('learning_rate', 0):g}",
+        "val accuracy": metrics.get("val_accuracy"),
+        "macro F1": metrics.get("macro_f1"),
+        "TF-IDF baseline": metrics.get("tfidf_baseline"),
+    }
+
+
+def pretraining_history(run: StoredRun) -> list[dict]:
+    """A pretrained checkpoint's epoch records (its ``pretraining.json``), empty if unreadable."""
+    from bertviz_core.model.pretraining import PRETRAINING_FILE
+
+    def read() -> list[dict]:
+        try:
+            summary = json.loads((run.folder / PRETRAINING_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        history = summary.get("history") if isinstance(summary, dict) else None
+        return history if isinstance(history, list) else []
+
+    return remembered("pretraining_history", run.run_id, read)
 
 
 def running() -> bool:
@@ -109,39 +158,58 @@ def running() -> bool:
 PROGRESS_SECONDS, CURVES_SECONDS, QUEUED_SECONDS = 2.0, 5.0, 5.0
 
 
-def live_panel(epochs: int) -> None:
-    """While a training runs: its place in line, or its progress and Stop and the curves so far, each
-    redrawn on its own timer (a chart costs the server more than a progress bar)."""
-    job = current("train")
+def live_panel(epochs: int, kind: str = "train") -> None:
+    """While a training (or a pretraining, ``kind``) runs: its place in line, or its progress and
+    Stop and the curves so far, each redrawn on its own timer (a chart costs the server more than a
+    progress bar)."""
+    job = current(kind)
     snapshot = job.snapshot() if job is not None else None
     if snapshot is None or snapshot.is_over:
         return
     if snapshot.state == "queued":
-        st.fragment(_progress, run_every=QUEUED_SECONDS)(epochs, queued=True)
+        st.fragment(_progress, run_every=QUEUED_SECONDS)(epochs, kind, queued=True)
     else:
-        st.fragment(_progress, run_every=PROGRESS_SECONDS)(epochs)
-        st.fragment(_curves, run_every=CURVES_SECONDS)(epochs)
+        st.fragment(_progress, run_every=PROGRESS_SECONDS)(epochs, kind)
+        st.fragment(_curves, run_every=CURVES_SECONDS)(epochs, kind)
 
 
 def _epochs(snapshot: JobSnapshot) -> list[dict]:
     return [event["record"] for event in snapshot.events if event.get("type") == "epoch"]
 
 
-def _curves(epochs: int) -> None:
-    job = current("train")
+def _curves(epochs: int, kind: str) -> None:
+    job = current(kind)
     history = _epochs(job.snapshot()) if job is not None else []
-    if history:
+    if not history:
+        return
+    if kind == "train":
         st.plotly_chart(charts.training_curves(history, epochs=epochs), key="train_live_curves")
+    else:
+        st.plotly_chart(charts.pretraining_curves(history, epochs=epochs), key=f"{kind}_live_curves")
 
 
-def _progress(epochs: int, queued: bool = False) -> None:
-    job = current("train")
+def _epoch_sentence(record: dict, kind: str) -> str:
+    if kind == "train":
+        return (
+            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
+            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
+            "training texts per second."
+        )
+    return (
+        f"Epoch {record['epoch']}: masked words guessed right {record['mlm_accuracy']:.1%}, loss "
+        f"{record['loss']:.3f}; {record['seconds']:.1f} s."
+    )
+
+
+def _progress(epochs: int, kind: str, queued: bool = False) -> None:
+    job = current(kind)
     if job is None:
         return
     snapshot = job.snapshot()
     if snapshot.is_over or (queued and snapshot.state != "queued"):
         st.rerun()  # the whole page: collect() shows the result, or the live view of a started run
-    st.button("Stop training", key="train_stop", icon=":material/stop_circle:", on_click=job.stop)
+    label = "Stop training" if kind == "train" else "Stop pretraining"
+    st.button(label, key=f"{kind}_stop", icon=":material/stop_circle:", on_click=job.stop)
     if snapshot.state == "queued":
         st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
         return
@@ -160,14 +228,10 @@ def _progress(epochs: int, queued: bool = False) -> None:
         st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
     history = _epochs(snapshot)
     if history:
-        record = history[-1]
-        st.caption(
-            f"Epoch {record['epoch']}: validation accuracy {record['val_accuracy']:.1%}, validation loss "
-            f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
-            "training texts per second."
-        )
+        st.caption(_epoch_sentence(history[-1], kind))
     if snapshot.state == "running" and job.stop_requested:
-        st.info("Stopping after this batch; the best epoch so far is kept.", icon=":material/hourglass_top:")
+        kept = "the best epoch so far is kept" if kind == "train" else "the last complete epoch is kept"
+        st.info(f"Stopping after this batch; {kept}.", icon=":material/hourglass_top:")
 
 
 def _queue_sentence(snapshot: JobSnapshot) -> str:

@@ -11,12 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.arithmetic import explain
-from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.charts import training as charts
 from bertviz_core.data.columns import guess_columns
 from bertviz_core.data.export import metrics_table, to_safe_csv
 from bertviz_core.data.rows import TrainingRows, training_rows
-from bertviz_core.data.tokens import token_preview
+from bertviz_core.data.tokens import encode_texts, token_preview
 from bertviz_core.errors import UserError
 from bertviz_core.evaluation import tfidf_sentence
 from bertviz_core.memory import (
@@ -29,12 +28,13 @@ from bertviz_core.model.bundle import zip_folder
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
-from bertviz_ui import look_inside, training_run
+from bertviz_ui import look_inside, pretraining, training_run
 from bertviz_ui.data_source import ChosenTable, choose_table
 from bertviz_ui.jobs import pool
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.session import remembered, shared_model
-from bertviz_ui.training_inputs import load_model, model_boxes, setting, settings_boxes
+from bertviz_ui.start_from import SCRATCH, Start, start_section
+from bertviz_ui.training_inputs import load_model, setting, settings_boxes
 
 enter_through_app()
 
@@ -93,34 +93,62 @@ def explorer_offer(num_classes: int, batch_size: int) -> None:
                   args=(candidate,), icon=":material/input:", key="train_use_explorer")  # fmt: skip
 
 
-def token_fit_section(rows_key: tuple, rows: TrainingRows, config: ModelConfig) -> None:
+def token_fit_section(rows_key: tuple, rows: TrainingRows, start: Start) -> None:
+    config, vocabulary = start.config, start.checkpoint.vocabulary if start.checkpoint else None
     val_share, seed = float(setting("val_share")), int(setting("seed"))
+    key = (
+        rows_key,
+        config.vocab,
+        config.seq_len,
+        val_share,
+        seed,
+        start.checkpoint.folder if start.checkpoint else None,
+    )
     try:
         with st.spinner("Counting tokens..."):
-            stats = remembered("token_fit", (rows_key, config.vocab, config.seq_len, val_share, seed),
-                               lambda: token_preview(rows.dataset, config.vocab, config.seq_len, val_share, seed))  # fmt: skip
+            stats = remembered("token_fit", key, lambda: token_preview(rows.dataset, config.vocab, config.seq_len,
+                                                                       val_share, seed, vocabulary))  # fmt: skip
     except UserError as error:
         st.error(md(error))
         return
     left, middle, right = st.columns(3)
-    left.metric("Vocabulary filled", f"{stats['vocabulary_size']:,} of {config.vocab:,}",
-                help="Five special tokens ([PAD], [UNK], [CLS], [SEP], [MASK]) and then the most frequent words "
-                "of the training texts, as many as fit.")  # fmt: skip
-    middle.metric("Unknown words (validation)", f"{stats['val_unknown_share']:.1%}",
-                  help="Words of the validation texts that the vocabulary, built from the training texts only, "
-                  "does not hold: the model sees them as [UNK]. This is the rate new texts will meet.")  # fmt: skip
+    if vocabulary is None:
+        left.metric("Vocabulary filled", f"{stats['vocabulary_size']:,} of {config.vocab:,}",
+                    help="Five special tokens ([PAD], [UNK], [CLS], [SEP], [MASK]) and then the most frequent words "
+                    "of the training texts, as many as fit.")  # fmt: skip
+        middle.metric("Unknown words (validation)", f"{stats['val_unknown_share']:.1%}",
+                      help="Words of the validation texts that the vocabulary, built from the training texts only, "
+                      "does not hold: the model sees them as [UNK]. This is the rate new texts will meet.")  # fmt: skip
+    else:
+        left.metric("Vocabulary", f"{len(vocabulary):,}",
+                    help="The checkpoint's own vocab.txt: its pretraining learnt these tokens." + (
+                        " A word it does not hold is split into known pieces (play, ##ing) before it becomes [UNK]."
+                        if vocabulary.word_pieces else ""))  # fmt: skip
+        middle.metric("Unknown tokens (validation)", f"{stats['val_unknown_share']:.1%}",
+                      help="Tokens of the validation texts that even the checkpoint's pieces cannot spell: [UNK].")  # fmt: skip
     right.metric("Texts cut off", f"{stats['truncated']:,} of {stats['texts']:,}")
     st.plotly_chart(
         charts.token_length_histogram(stats["lengths"], config.seq_len), key="train_token_lengths"
     )
-    if stats["vocabulary_size"] < config.vocab:
+    if vocabulary is not None:
+        _pieces_example(rows, vocabulary, config.seq_len)
+    elif stats["vocabulary_size"] < config.vocab:
         st.caption(
             f"The training texts hold only {stats['vocabulary_size'] - 5:,} different words, so "
             f"{config.vocab - stats['vocabulary_size']:,} of the {config.vocab:,} embedding rows will never be used."
         )
 
 
-def training_section(rows: TrainingRows, source: str, config: ModelConfig, settings: TrainSettings) -> None:
+def _pieces_example(rows: TrainingRows, vocabulary, seq_len: int) -> None:
+    """How the checkpoint's tokenizer splits the first training text, as the model will see it."""
+    text = rows.dataset.texts[0]
+    ids = encode_texts(vocabulary, [text], seq_len).token_ids[0]
+    pieces = [vocabulary.tokens[int(i)] for i in ids if i]
+    st.caption(f"The first text as the checkpoint's tokenizer splits it: {md(' · '.join(pieces))}")
+
+
+def training_section(rows: TrainingRows, source: str, start: Start, settings: TrainSettings) -> None:
+    config = start.config
     budget = training_budget_mb(beside_server=True)
     try:
         need = check_training_fits(
@@ -137,7 +165,7 @@ def training_section(rows: TrainingRows, source: str, config: ModelConfig, setti
     if training_run.running():
         training_run.live_panel(settings.epochs)
     elif st.button("Train", type="primary", icon=":material/model_training:", key="train_start"):
-        training_run.start(rows.dataset, source, config, settings)
+        training_run.start(rows.dataset, source, config, settings, start.checkpoint)
         st.rerun()
 
 
@@ -150,17 +178,41 @@ def choose_run(runs: list[StoredRun]) -> StoredRun:
     )
     if len(runs) == 1:
         return runs[0]
+    compare_section(runs)
     labels = {run.run_id: f"{training_run.finished_at(run)} · {run.record.get('source', '')}" for run in runs}
     chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="train_run_choice",
                           help="Every run you finished lately; the results, predictions and downloads below are of this one.")  # fmt: skip
     return next(run for run in runs if run.run_id == chosen)
 
 
+def compare_section(runs: list[StoredRun]) -> None:
+    """Every finished run of the visitor in one table, and the validation curves of those picked."""
+    trained = [training_run.trained_run(run) for run in runs]
+    labels = {item.run_id: training_run.run_label(item) for item in trained}
+    with st.expander(f"Compare your {len(runs)} runs", expanded=True):
+        st.dataframe(pd.DataFrame([training_run.run_row(item) for item in trained]), hide_index=True,
+                     column_config={name: st.column_config.NumberColumn(format="%.3f")
+                                    for name in ("val accuracy", "macro F1", "TF-IDF baseline")})  # fmt: skip
+        picked = st.multiselect("Runs on the chart", list(labels), default=list(labels)[:2], format_func=labels.get,
+                                key="train_compare_runs")  # fmt: skip
+        histories = {
+            labels[item.run_id]: item.saved.metrics["history"] for item in trained if item.run_id in picked
+        }
+        if histories:
+            st.plotly_chart(charts.compared_runs_chart(histories), key="train_compare_chart")
+
+
 def results_section(run: training_run.TrainedRun) -> None:
     saved = run.saved
     metrics, history = saved.metrics, saved.metrics["history"]
+    started = metrics.get("start", {})
+    begun = (
+        f" from the checkpoint {md(started['name'])}"
+        if started.get("from") == "checkpoint"
+        else " from scratch"
+    )
     st.caption(
-        f"Trained at {run.finished} on {md(run.source)}: {metrics['train_samples']:,} training and "
+        f"Trained{begun} at {run.finished} on {md(run.source)}: {metrics['train_samples']:,} training and "
         f"{metrics['val_samples']:,} validation texts; {md(explain.describe_model(saved.config))}; "
         f"{metrics['parameters']:,} parameters; {metrics['training_seconds']:.0f} s."
     )
@@ -264,18 +316,24 @@ if rows is not None:
     rows_key = (chosen.table_id, rows.text_column, rows.label_column, int(setting("seed")))
 
     st.subheader("2. Model", divider="gray")
-    explorer_offer(len(rows.dataset.class_names), int(setting("batch_size")))
-    config = model_boxes()
-    if config is not None:
-        token_fit_section(rows_key, rows, config)
+    if st.session_state.get("train_start_from", SCRATCH) == SCRATCH:
+        explorer_offer(len(rows.dataset.class_names), int(setting("batch_size")))
+    start = start_section()
+    if start is not None:
+        token_fit_section(rows_key, rows, start)
+    if start is not None and start.checkpoint is None:
+        with st.expander("Pretrain this model on your texts first (masked words, next sentence)"):
+            pretraining.section(
+                rows.dataset, source, start.config, float(setting("val_share")), int(setting("seed"))
+            )
 
     st.subheader("3. Training", divider="gray")
     settings = settings_boxes()
     with st.expander("Why the notebook's `Dense(...)(model.output)` failed, and what this page builds"):
         st.markdown(explain.CLASSIFIER_HEAD)
         st.code(explain.CLASSIFIER_HEAD_CODE, language="python")
-    if config is not None and settings is not None:
-        training_section(rows, source, config, settings)
+    if start is not None and settings is not None:
+        training_section(rows, source, start, settings)
 elif training_run.running():  # the data changed under a running training: it goes on, shown here
     training_run.live_panel(int(setting("epochs")))
 

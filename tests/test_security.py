@@ -34,6 +34,7 @@ from bertviz_core.data.limits import MAX_UPLOAD_MB
 from bertviz_core.data.table import read_csv_bytes
 from bertviz_core.errors import BundleError, DataError
 from bertviz_core.model.bundle import ALLOWED_CLASS_NAMES, BUNDLE_FILES, load_bundle
+from bertviz_core.model.checkpoint import MAX_CHECKPOINT_MB
 from tests.helpers import budget_as_on_a_server, finished_run_folder, result_zip, train_on_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -459,9 +460,14 @@ def test_pages_render_no_html_built_from_data(path: Path) -> None:
 # --- upload size ----------------------------------------------------------------------------------
 
 
-def test_streamlits_upload_limit_is_the_readers_limit() -> None:
+def test_streamlits_upload_limits_are_the_readers_limits() -> None:
+    """The server takes nothing larger than a checkpoint zip; the CSV uploader nothing larger than a CSV."""
     settings = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert settings["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert settings["server"]["maxUploadSize"] == MAX_CHECKPOINT_MB
+    source = (REPO_ROOT / "bertviz_ui" / "data_source.py").read_text(encoding="utf-8")
+    assert "max_upload_size=MAX_UPLOAD_MB" in source
+    source = (REPO_ROOT / "bertviz_ui" / "start_from.py").read_text(encoding="utf-8")
+    assert "max_upload_size=MAX_CHECKPOINT_MB" in source
 
 
 def test_an_upload_over_the_limit_is_refused_in_one_sentence_naming_it() -> None:

@@ -166,6 +166,66 @@ def training_curves(history: Sequence[Mapping[str, float]], epochs: int | None =
     return figure
 
 
+def pretraining_curves(history: Sequence[Mapping[str, float]], epochs: int | None = None) -> go.Figure:
+    """Masked-language-model pretraining per epoch: the loss, and the share of masked words guessed."""
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=("Loss", "Masked words guessed"), horizontal_spacing=0.1
+    )
+    epoch_numbers = [int(record["epoch"]) for record in history]
+    for key, column, name in (("loss", 1, "loss (MLM + NSP)"), ("mlm_accuracy", 2, "masked-word accuracy")):
+        figure.add_trace(
+            go.Scatter(
+                x=epoch_numbers,
+                y=[_finite_or_none(record.get(key)) for record in history],
+                mode="lines+markers",
+                name=name,
+                line=dict(color=TRAIN_COLOR),
+                showlegend=False,
+                hovertemplate=f"epoch %{{x}}: {name} %{{y:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=column,
+        )
+    last_epoch = max([epochs or 0, *epoch_numbers, 1])
+    figure.update_xaxes(title_text="epoch", range=[0.5, last_epoch + 0.5], dtick=max(1, last_epoch // 10))
+    figure.update_yaxes(rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    figure.update_layout(height=300, margin=_MARGIN)
+    return figure
+
+
+def compared_runs_chart(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> go.Figure:
+    """Validation loss and accuracy per epoch of several runs, one colour per run (its label)."""
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"), horizontal_spacing=0.1
+    )
+    palette = (TRAIN_COLOR, VALIDATION_COLOR, RECALL_COLOR, WARNING_COLOR, MUTED_COLOR, "#8e6bb8")
+    labels = _plain_names(list(histories))
+    for index, (label, history) in enumerate(zip(labels, histories.values(), strict=True)):
+        color = palette[index % len(palette)]
+        epochs = [int(record["epoch"]) for record in history]
+        for key, column in (("val_loss", 1), ("val_accuracy", 2)):
+            figure.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[_finite_or_none(record.get(key)) for record in history],
+                    mode="lines+markers",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=column == 1,
+                    line=dict(color=color),
+                    hovertemplate=f"{label}, epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+    figure.update_xaxes(title_text="epoch", dtick=1)
+    figure.update_yaxes(rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    figure.update_layout(legend=dict(orientation="h", y=-0.3), height=340, margin=_MARGIN)
+    return figure
+
+
 def _finite_or_none(value: object) -> float | None:
     try:
         number = float(value)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ cell, lines of ten thousand words. These limits bound the time and memory of rea
 any upload, and they are checked before each expensive step (``guards`` holds the checks).
 """
 
-MAX_UPLOAD_MB = 25  # .streamlit/config.toml sets server.maxUploadSize to the same number
+MAX_UPLOAD_MB = 25  # the CSV uploader's limit (the server's, in .streamlit/config.toml, is a checkpoint's)
 MAX_READ_ROWS = 500_000  # rows read at most before refusing
 MAX_ROWS = 20_000  # rows trained on at most; larger tables are sampled (stratified), not refused
 MAX_CLASSES = 50  # more distinct labels than this is not a classification task we can show

@@ -139,3 +139,28 @@ def test_probability_chart_highlights_the_most_likely_class():
     assert colors[1] == train_charts.TRAIN_COLOR
     assert colors[0] == colors[2] != train_charts.TRAIN_COLOR
     assert math.isclose(sum(bar.x), 1.0)
+
+
+def test_compared_runs_share_one_colour_per_run_across_both_panels():
+    history = [
+        {"epoch": 1, "val_loss": 0.6, "val_accuracy": 0.7},
+        {"epoch": 2, "val_loss": 0.5, "val_accuracy": 0.8},
+    ]
+    figure = train_charts.compared_runs_chart(
+        {"10:00 · from scratch": history, "<b>10:05</b> · bert": history[:1]}
+    )
+    assert len(figure.data) == 4
+    names = [trace.name for trace in figure.data]
+    assert names == ["10:00 · from scratch"] * 2 + ["&lt;b&gt;10:05&lt;/b&gt; · bert"] * 2
+    assert figure.data[0].line.color == figure.data[1].line.color != figure.data[2].line.color
+    assert list(figure.data[3].y) == [0.7]
+
+
+def test_pretraining_curves_show_loss_and_masked_word_accuracy():
+    history = [
+        {"epoch": 1, "loss": 7.1, "mlm_accuracy": 0.05},
+        {"epoch": 2, "loss": 6.0, "mlm_accuracy": None},
+    ]
+    figure = train_charts.pretraining_curves(history, epochs=5)
+    assert [list(trace.y) for trace in figure.data] == [[7.1, 6.0], [0.05, None]]
+    assert tuple(figure.layout.xaxis.range) == (0.5, 5.5)

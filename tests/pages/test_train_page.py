@@ -157,9 +157,11 @@ def test_a_model_too_big_to_train_is_refused_before_training(page):
     page.run()
 
     assert not page.exception
-    assert len(page.error) == 1
-    assert "would need about" in page.error[0].value
-    assert not any(button.key == "train_start" for button in page.button)
+    errors = [element.value for element in page.error]
+    assert any(error.startswith("Training this model would need about") for error in errors)
+    # The (collapsed) pretraining section refuses it too, in its own sentence.
+    assert all("would need about" in error for error in errors) and len(errors) <= 2
+    assert not any(button.key in ("train_start", "pretrain_start") for button in page.button)
 
 
 def test_heads_offered_divide_the_embedding_dimension(page):
@@ -387,3 +389,72 @@ def test_the_page_and_the_command_line_train_on_the_same_rows_of_a_large_file(pa
     on_the_command_line = _read_rows(arguments).dataset
     assert len(on_page.texts) == MAX_ROWS
     assert on_page.texts == on_the_command_line.texts and on_page.labels == on_the_command_line.labels
+
+
+def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(page, tmp_path):
+    """Upload a checkpoint zip in Google's layout, fine-tune it, then train a new model: both runs
+    sit in one table and their validation curves on one chart."""
+    from bertviz_core.model.bundle import read_saved
+    from tests.model.checkpoints import write_google_checkpoint, zipped
+
+    small = ModelConfig(vocab=64, seq_len=64, pos_num=64, embed_dim=16, heads=2, layers=1, ff_dim=32)
+    payload = zipped(write_google_checkpoint(tmp_path / "uncased_L-1_H-16_A-2", small))
+    page.radio(key="train_start_from").set_value("A pretrained checkpoint").run()
+    assert any("github.com/google-research/bert" in info.value for info in page.info), [
+        i.value for i in page.info
+    ]
+    assert page.select_slider(key="train_learning_rate").value == 3e-5  # a fine-tuning rate
+    page.file_uploader[-1].set_value(("uncased_L-1_H-16_A-2.zip", payload, "application/zip")).run()
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert page.selectbox(key="train_checkpoint_choice").value is not None
+    assert any("fixed by its bert_config.json" in caption.value for caption in page.caption)
+    assert {metric.label: metric.value for metric in page.metric}["Vocabulary"] == "64"
+    page.number_input(key="train_checkpoint_seq_len_64").set_value(16)
+    page.number_input(key="train_epochs").set_value(2).run()
+    train_on_page(page)
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any(
+        "from the checkpoint uncased\\_L\\-1\\_H\\-16\\_A\\-2" in caption.value for caption in page.caption
+    )
+    saved = read_saved(finished_run_folder(page))
+    assert saved.metrics["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2"}
+    assert saved.vocabulary.word_pieces and len(saved.vocabulary) == 64
+
+    page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
+    make_tiny(page)
+    train_on_page(page)
+    assert not page.exception
+    table = next(frame.value for frame in page.dataframe if "start" in frame.value.columns)
+    # (AppTest sessions of one process may share a visitor: earlier tests' runs can be listed too.)
+    assert {"new model", "uncased_L-1_H-16_A-2"} <= set(table["start"])
+    compared = chart_titled_subplots(page, "Validation accuracy")
+    names = {trace["name"] for trace in compared["data"]}
+    assert len(names) == 2 and any("uncased" in name for name in names)  # the two newest runs
+
+
+def test_a_broken_checkpoint_zip_is_refused_in_one_sentence_and_the_page_keeps_working(page):
+    page.radio(key="train_start_from").set_value("A pretrained checkpoint").run()
+    page.file_uploader[-1].set_value(("evil.zip", _zip({"../../x.txt": b"1"}), "application/zip")).run()
+    assert not page.exception
+    errors = [element.value for element in page.error]
+    assert len(errors) == 1 and "outside a checkpoint folder" in errors[0]
+    page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
+    assert not page.exception and any(button.key == "train_start" for button in page.button)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def chart_titled_subplots(page: AppTest, subplot_title: str) -> dict:
+    return next(
+        spec
+        for spec in chart_specs(page)
+        if any(
+            annotation.get("text") == subplot_title for annotation in spec["layout"].get("annotations", [])
+        )
+    )
