@@ -28,13 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from bertviz_core.cli.train import _quiet_tensorflow
+    from bertviz_core.cli.train import quiet_tensorflow
     from bertviz_core.model.bundle import load_bundle
     from bertviz_core.model.inspect import explain
 
     if not args.text.strip():
         raise UserError("The text is empty; give a sentence to look inside the model with.")
-    _quiet_tensorflow()
+    quiet_tensorflow()
     bundle = load_bundle(args.model)
     started = time.perf_counter()
     explanation = explain(bundle, args.text)

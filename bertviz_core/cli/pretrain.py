@@ -13,11 +13,11 @@ import pandas as pd
 
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
 from bertviz_core.cli import add_model_options
-from bertviz_core.cli.train import _num, _quiet_tensorflow
+from bertviz_core.cli.train import num, quiet_tensorflow, read_table
 from bertviz_core.data.columns import guess_columns
 from bertviz_core.data.guards import refuse_too_much_text
 from bertviz_core.data.limits import MAX_ROWS
-from bertviz_core.data.table import Table, read_csv_bytes
+from bertviz_core.data.table import Table
 from bertviz_core.errors import DataError, UserError
 from bertviz_core.fields import MODEL_FIELDS, TRAINING_FIELD
 from bertviz_core.memory import check_pretraining_fits
@@ -95,16 +95,7 @@ def text_rows(
 
 
 def _read_texts(args: argparse.Namespace) -> tuple[list[str], str, list[str]]:
-    path = Path(args.csv)
-    if not path.is_file():
-        raise UserError(f"There is no file {args.csv}; give the path of a CSV file.")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{args.csv} cannot be read ({error.strerror}); check its permissions.") from None
-    if args.max_rows < 1:
-        raise UserError(f"--max-rows must be at least 1, not {args.max_rows}.")
-    return text_rows(read_csv_bytes(raw, path.name), args.text_column, args.max_rows, args.seed)
+    return text_rows(read_table(args), args.text_column, args.max_rows, args.seed)
 
 
 class _StderrProgress:
@@ -113,9 +104,9 @@ class _StderrProgress:
 
     def on_epoch_end(self, record: dict) -> None:
         print(
-            f"epoch {record['epoch']}/{self.epochs}  loss {_num(record['loss'])}  mlm_loss "
-            f"{_num(record['mlm_loss'])}  mlm_accuracy {_num(record['mlm_accuracy'])}  nsp_accuracy "
-            f"{_num(record['nsp_accuracy'])}  {record['seconds']:.1f} s",
+            f"epoch {record['epoch']}/{self.epochs}  loss {num(record['loss'])}  mlm_loss "
+            f"{num(record['mlm_loss'])}  mlm_accuracy {num(record['mlm_accuracy'])}  nsp_accuracy "
+            f"{num(record['nsp_accuracy'])}  {record['seconds']:.1f} s",
             file=sys.stderr,
             flush=True,
         )
@@ -140,7 +131,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    _quiet_tensorflow()
+    quiet_tensorflow()
     result = pretrain(texts, config, settings, None if args.json else _StderrProgress(settings.epochs))
     save_pretrained(result, out)
     report = {**result.summary(), "column": column, "notes": notes, "out": str(out)}

@@ -14,7 +14,7 @@ from bertviz_core.arithmetic.config import ModelConfig, training_default_config
 from bertviz_core.cli import add_model_options
 from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.rows import TrainingRows, training_rows
-from bertviz_core.data.table import read_csv_bytes
+from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
 from bertviz_core.memory import check_training_fits
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=run_predict)
 
 
-def _quiet_tensorflow() -> None:
+def quiet_tensorflow() -> None:
     # tf-keras warns about legacy .h5 files and keras-bert's shared initialiser; neither is news here.
     warnings.filterwarnings("ignore", module="tf_keras")
     warnings.filterwarnings("ignore", module="keras_bert")
@@ -81,7 +81,8 @@ def _quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def _read_rows(args: argparse.Namespace) -> TrainingRows:
+def read_table(args: argparse.Namespace) -> Table:
+    """The CSV file ``args.csv`` read as ``train`` and ``pretrain`` read it (``--max-rows`` checked)."""
     path = Path(args.csv)
     if not path.is_file():
         raise UserError(f"There is no file {args.csv}; give the path of a CSV file.")
@@ -91,8 +92,13 @@ def _read_rows(args: argparse.Namespace) -> TrainingRows:
         raise UserError(f"{args.csv} cannot be read ({error.strerror}); check its permissions.") from None
     if args.max_rows < 1:
         raise UserError(f"--max-rows must be at least 1, not {args.max_rows}.")
-    table = read_csv_bytes(raw, path.name)
-    return training_rows(table, args.text_column, args.label_column, max_rows=args.max_rows, seed=args.seed)
+    return read_csv_bytes(raw, path.name)
+
+
+def _read_rows(args: argparse.Namespace) -> TrainingRows:
+    return training_rows(
+        read_table(args), args.text_column, args.label_column, max_rows=args.max_rows, seed=args.seed
+    )
 
 
 class _StderrProgress:
@@ -101,15 +107,15 @@ class _StderrProgress:
 
     def on_epoch_end(self, record: dict) -> None:
         print(
-            f"epoch {record['epoch']}/{self.epochs}  loss {_num(record['loss'])}  accuracy "
-            f"{_num(record['accuracy'])}  val_loss {_num(record['val_loss'])}  val_accuracy "
-            f"{_num(record['val_accuracy'])}  {record['seconds']:.1f} s  {record['samples_per_second']:,.0f} samples/s",
+            f"epoch {record['epoch']}/{self.epochs}  loss {num(record['loss'])}  accuracy "
+            f"{num(record['accuracy'])}  val_loss {num(record['val_loss'])}  val_accuracy "
+            f"{num(record['val_accuracy'])}  {record['seconds']:.1f} s  {record['samples_per_second']:,.0f} samples/s",
             file=sys.stderr,
             flush=True,
         )
 
 
-def _num(value: float | None) -> str:
+def num(value: float | None) -> str:
     return "nan" if value is None else f"{value:.4f}"
 
 
@@ -161,7 +167,7 @@ def _train_and_save(
             file=sys.stderr,
             flush=True,
         )
-    _quiet_tensorflow()
+    quiet_tensorflow()
     bundle = train_classifier(
         dataset,
         config,
@@ -242,7 +248,7 @@ def _tfidf_comparison(report: dict) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    _quiet_tensorflow()
+    quiet_tensorflow()
     bundle = load_bundle(args.model)
     probabilities = predict_proba(bundle, args.texts)
     rows = []
