@@ -403,9 +403,9 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert any("github.com/google-research/bert" in info.value for info in page.info), [
         i.value for i in page.info
     ]
-    assert page.select_slider(key="train_learning_rate").value == 3e-5  # a fine-tuning rate
     page.file_uploader[-1].set_value(("uncased_L-1_H-16_A-2.zip", payload, "application/zip")).run()
     assert not page.exception and not page.error, [element.value for element in page.error]
+    assert page.select_slider(key="train_learning_rate").value == 3e-5  # a released BERT: a fine-tuning rate
     assert page.selectbox(key="train_checkpoint_choice").value is not None
     assert any("fixed by its bert_config.json" in caption.value for caption in page.caption)
     assert {metric.label: metric.value for metric in page.metric}["Vocabulary"] == "64"
@@ -421,6 +421,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert saved.vocabulary.word_pieces and len(saved.vocabulary) == 64
 
     page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
+    assert page.select_slider(key="train_learning_rate").value == 5e-4
     make_tiny(page)
     train_on_page(page)
     assert not page.exception
