@@ -107,28 +107,34 @@ def notes(state) -> None:
                          on_click=lambda: change(explorer_state().with_positions_raised()))  # fmt: skip
 
 
+def figure_width(label: str, value: str) -> int:
+    """Pixels a headline figure needs: its value at 36 px (measured in Chromium: about 16.4 px a
+    character, 17 kept), or its label at 14 px and the help icon, whichever is wider."""
+    return max(17 * len(value) + 8, 8 * len(label) + 34, 120)
+
+
 def headline(config: ModelConfig, batch: int) -> None:
     params, memory, work = total_params(config), costs.memory(config, batch_size=batch), costs.compute(config)
-    columns = st.columns([1.8, 1, 1.15, 1, 1])
-    columns[0].metric("Parameters", format_count(params), help="model.count_params() of the real model")
-    columns[0].caption(
-        f"≈ {format_short_count(params)} · {'bare encoder' if config.encoder_only else 'with MLM + NSP heads'}"
-    )
-    columns[1].metric("Weights", format_bytes(memory.weights_bytes["fp32"]), help="fp32, 4 bytes each")
-    columns[1].caption(
-        f"fp32 · fp16 {format_bytes(memory.weights_bytes['fp16'])} · int8 {format_bytes(memory.weights_bytes['int8'])}"
-    )
-    columns[2].metric("Training memory", format_bytes(memory.training_bytes), help="Adam in fp32")
-    columns[2].caption(
-        f"Adam, batch {batch:,}: {format_bytes(memory.adam_state_bytes)} weights, gradients and "
-        f"moments + {format_bytes(memory.activation_bytes)} activations"
-    )
-    columns[3].metric("Forward FLOPs", format_flops(work.forward, short=True), help=f"{work.forward:,} FLOPs")
-    columns[3].caption(f"per sequence of {config.seq_len:,} tokens")
-    columns[4].metric(
-        "Training FLOPs", format_flops(work.training, short=True), help=f"{work.training:,} FLOPs"
-    )
-    columns[4].caption("per sequence: forward + backward ≈ 3 × forward")
+    # A row that wraps instead of five fixed columns: at 1024 px five columns cut every figure
+    # ("110,106…"); here each figure is as wide as it needs and moves to the next line when needed.
+    figures = (
+        ("Parameters", format_count(params), "model.count_params() of the real model",
+         f"≈ {format_short_count(params)} · {'bare encoder' if config.encoder_only else 'with MLM + NSP heads'}"),
+        ("Weights", format_bytes(memory.weights_bytes["fp32"]), "fp32, 4 bytes each",
+         f"fp32 · fp16 {format_bytes(memory.weights_bytes['fp16'])} · int8 {format_bytes(memory.weights_bytes['int8'])}"),
+        ("Training memory", format_bytes(memory.training_bytes), "Adam in fp32",
+         f"Adam, batch {batch:,}: {format_bytes(memory.adam_state_bytes)} weights, gradients and "
+         f"moments + {format_bytes(memory.activation_bytes)} activations"),
+        ("Forward FLOPs", format_flops(work.forward, short=True), f"{work.forward:,} FLOPs",
+         f"per sequence of {config.seq_len:,} tokens"),
+        ("Training FLOPs", format_flops(work.training, short=True), f"{work.training:,} FLOPs",
+         "per sequence: forward + backward ≈ 3 × forward"),
+    )  # fmt: skip
+    row = st.container(horizontal=True, gap="medium", key="explorer_headline")
+    for label, value, tip, caption in figures:
+        cell = row.container(width=figure_width(label, value))
+        cell.metric(label, value, help=tip)
+        cell.caption(caption)
     with st.expander("The formulas behind these figures"):
         st.caption(explain.notation(config, batch))
         results = {

@@ -1,0 +1,28 @@
+"""Every headline figure of the explorer is readable on the screens workshops use: at 1024 × 768 and
+1280 × 720 no metric's value or label is cut off (its text wider than its box), for BERT-base, the
+largest preset and the largest model the controls allow."""
+
+from __future__ import annotations
+
+import pytest
+
+SCREENS = ((1024, 768), (1280, 720), (1400, 900))
+LINKS = ("/", "/?vocab=30522&embed_dim=1024&heads=16&layers=24&ff_dim=4096",
+         "/?vocab=1000000&seq_len=8192&pos_num=8192&embed_dim=8192&heads=128&layers=96&ff_dim=65536")  # fmt: skip
+CUT_OFF_JS = """() => Array.from(document.querySelectorAll(
+  '[data-testid="stMetricValue"] div, [data-testid="stMetricValue"], [data-testid="stMetricLabel"] p'))
+  .filter(element => element.scrollWidth > element.clientWidth + 1)
+  .map(element => element.innerText)"""
+
+
+@pytest.mark.parametrize(("width", "height"), SCREENS)
+def test_no_headline_figure_is_cut_off(page, wait_for_run, width, height) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    for link in LINKS:
+        page.goto(link)
+        wait_for_run(page)
+        values = page.get_by_test_id("stMetricValue")
+        values.nth(4).wait_for()
+        page.wait_for_timeout(300)  # the row's layout settles after the last figure arrives
+        assert values.count() == 5, link
+        assert page.evaluate(CUT_OFF_JS) == [], (link, width)
