@@ -34,6 +34,11 @@ def _slider_thumb(page, label: str):
 def test_link_slider_and_preset(page, wait_for_run, finished_runs, screenshot_dir) -> None:
     page.goto(NOTEBOOK_LINK)
     wait_for_run(page)
+    # The figures arrive a moment after the run is reported finished now and then: wait for them.
+    page.wait_for_function(
+        "expected => document.querySelector(\"[data-testid='stMetricValue']\")?.innerText.trim() === expected",
+        arg="491,814",
+    )
     assert _total(page) == "491,814"
 
     if os.environ.get("BERTVIZ_SCREENSHOT") == "1":
