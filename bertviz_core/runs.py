@@ -159,7 +159,11 @@ class RunStore:
         return sorted(found, key=lambda run: run.run_id, reverse=True)
 
     def _enforce_caps(self, visitor: str) -> None:
-        runs = self._runs(visitor)
+        """Over the caps, the newest run stays; then checkpoints (uploaded or pretrained, which later
+        trainings start from) are kept before trained classifiers, each newest first."""
+        newest_first = sorted(self._runs(visitor), key=lambda run: run.finished, reverse=True)
+        rest = sorted(newest_first[1:], key=lambda run: (run.kind != CLASSIFIER, run.finished), reverse=True)
+        runs = newest_first[:1] + rest
         total = 0.0
         for index, run in enumerate(runs):
             size = sum(path.stat().st_size for path in run.folder.iterdir() if path.is_file()) / MIB

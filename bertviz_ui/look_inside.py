@@ -61,7 +61,7 @@ def mistakes(saved: SavedClassifier) -> None:
         f"**{md(names[true_id])}** predicted as **{md(names[predicted_id])}** ({verdict}; "
         + ("least sure first)." if verdict == "right" else "surest first).")
     )
-    _texts_table(cell, f"train_cell_texts_{saved.folder.name}")
+    _texts_table(cell, f"train_cell_texts_{saved.folder.name}_{true_id}_{predicted_id}")
     wrong = int((validation.true_ids != validation.predicted_ids).sum())
     st.markdown(
         f"**Most confident mistakes** ({min(wrong, MISTAKES_SHOWN)} of {wrong:,}, highest loss first)"
@@ -123,8 +123,9 @@ def _attributions(result: Explanation) -> None:
         f"Predicted class: **{md(names[predicted])}** ({result.probabilities[predicted]:.1%}). "
         f"{len(result.tokens)} tokens, [CLS] and [SEP] included."
     )
-    towards = st.radio("Attributions towards", range(len(names)), index=predicted, format_func=lambda i: names[i],
-                       horizontal=True, key="train_explain_class")  # fmt: skip
+    # Keyed by the text, so each new text starts on its predicted class; names escaped (options are markdown).
+    towards = st.radio("Attributions towards", range(len(names)), index=predicted, format_func=lambda i: md(names[i]),
+                       horizontal=True, key=f"train_explain_class_{hash(result.tokens)}")  # fmt: skip
     values = result.attributions[towards]
     st.plotly_chart(
         charts.attribution_tokens(result.tokens, values, names[towards]), key="train_attributions"

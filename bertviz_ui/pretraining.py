@@ -117,9 +117,11 @@ def _latest() -> None:
         return
     run = pretrained[0]
     name = str(run.record.get("name", "pretrained"))
-    history = training_run.pretraining_history(run)
+    history = [
+        record for record in training_run.pretraining_history(run) if record.get("mlm_accuracy") is not None
+    ]
     if history:
-        last = history[-1]
+        last = history[-1]  # the last epoch with finite figures: the one kept
         st.success(
             f"Pretrained at {training_run.finished_at(run)}: after {last['epoch']} epochs the model guesses "
             f"{last['mlm_accuracy']:.1%} of masked words ({sum(record['seconds'] for record in history):.0f} s). "

@@ -81,7 +81,7 @@ def start_section() -> Start | None:
         f"{'cased' if files.vocabulary.cased else 'uncased'} word pieces); only the sequence length is yours."
     )
     field = MODEL_FIELD["seq_len"]
-    low = field.train_bounds[0]
+    low = min(field.train_bounds[0], config.pos_num)  # a checkpoint may know fewer positions
     key = f"train_checkpoint_seq_len_{config.pos_num}"
     st.session_state.setdefault(key, min(64, config.pos_num))
     seq_len = st.number_input(f"{field.title} (at most {config.pos_num:,}, the checkpoint's positions)", min_value=low,

@@ -103,7 +103,8 @@ def finished_at(run: StoredRun) -> str:
 
 
 def trained_run(run: StoredRun) -> TrainedRun:
-    saved = remembered("saved_run", run.run_id, lambda: read_saved(run.folder))
+    # One slot per run: the comparison reads every run on each rerun.
+    saved = remembered(f"saved_run_{run.run_id}", run.run_id, lambda: read_saved(run.folder))
     return TrainedRun(run.run_id, saved, str(run.record.get("source", "the data")), finished_at(run))
 
 
@@ -195,6 +196,8 @@ def _epoch_sentence(record: dict, kind: str) -> str:
             f"{record['val_loss']:.3f}; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} "
             "training texts per second."
         )
+    if record.get("loss") is None or record.get("mlm_accuracy") is None:
+        return f"Epoch {record['epoch']}: the loss became infinite or NaN; lower the learning rate."
     return (
         f"Epoch {record['epoch']}: masked words guessed right {record['mlm_accuracy']:.1%}, loss "
         f"{record['loss']:.3f}; {record['seconds']:.1f} s."

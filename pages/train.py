@@ -174,7 +174,8 @@ def choose_run(runs: list[StoredRun]) -> StoredRun:
     st.subheader("Results", divider="gray")
     st.caption(
         f"Your finished runs are kept on this server for {KEEP_SECONDS // 3600} hours after your last visit "
-        f"(the last {MAX_RUNS}), for this browser only, also through a reload; a restart of the server clears them."
+        f"(the last {MAX_RUNS}, uploaded and pretrained checkpoints included, which are kept longest), for this "
+        "browser only, also through a reload; a restart of the server clears them."
     )
     if len(runs) == 1:
         return runs[0]
@@ -230,7 +231,7 @@ def results_section(run: training_run.TrainedRun) -> None:
                       help="TF-IDF word weights and a logistic regression (scikit-learn), trained and validated on exactly "
                       "the same texts as the model; F1 is its macro F1.")  # fmt: skip
     if tfidf is not None:
-        st.caption(tfidf_sentence(accuracy, tfidf))
+        st.caption(tfidf_sentence(accuracy, tfidf, metrics.get("start", {}).get("from") == "checkpoint"))
     if accuracy > baseline:
         st.success(
             f"The model beats the majority-class baseline by {(accuracy - baseline) * 100:.1f} points: it learnt "

@@ -88,3 +88,19 @@ def test_runs_of_a_kind_are_listed_apart_and_old_records_are_classifiers(tmp_pat
     assert [run.run_id for run in store.runs(visitor, kind=PRETRAINING)] == [pretraining]
     assert [run.kind for run in store.runs(visitor)] == [PRETRAINING, CLASSIFIER]
     assert store.runs(visitor, kind="something else") == []
+
+
+def test_over_the_caps_checkpoints_outlive_older_classifiers(tmp_path):
+    store = RunStore(tmp_path, max_runs=3)
+    key = store.visitor_key("secret")
+
+    def finish(kind: str) -> str:
+        folder = store.new_run_folder(key)
+        (folder / "model.h5").write_bytes(b"x")
+        return store.finish_run(key, folder, {"kind": kind}).run_id
+
+    checkpoint = finish("checkpoint")
+    classifiers = [finish("classifier") for _ in range(3)]
+    kept = {run.run_id for run in store.runs(key)}
+    # The newest classifier and the checkpoint stay; the oldest classifier went first.
+    assert checkpoint in kept and classifiers[-1] in kept and classifiers[0] not in kept

@@ -153,11 +153,30 @@ def _word_tokenizer_class() -> type:
     return WordTokenizer
 
 
+# Google's BERT tokenizer makes any word longer than this one [UNK]; keras-bert's tries every piece
+# of it, which grows with the cube of its length (a 4,000-letter word: 8 s; a 50,000-character cell:
+# hours), so the same cap applies here.
+MAX_WORD_PIECE_CHARS = 100
+
+
+@functools.cache
+def _word_piece_tokenizer_class() -> type:
+    class WordPieceTokenizer(keras_bert_tokenizer_class()):
+        """keras-bert's Tokenizer, with Google's cap on the length of a word it splits."""
+
+        def _word_piece_tokenize(self, word: str) -> list[str]:
+            if len(word) > MAX_WORD_PIECE_CHARS:
+                return [UNK]
+            return super()._word_piece_tokenize(word)
+
+    return WordPieceTokenizer
+
+
 def tokenizer(vocabulary: Vocabulary | None = None):
     """A keras-bert ``Tokenizer`` for ``vocabulary`` (specials only when None): keras-bert's own
     WordPiece tokenizer for a released vocabulary (cased as it is), whole words otherwise."""
     if vocabulary is not None and vocabulary.word_pieces:
-        return keras_bert_tokenizer_class()(vocabulary.token_dict, cased=vocabulary.cased)
+        return _word_piece_tokenizer_class()(vocabulary.token_dict, cased=vocabulary.cased)
     token_dict = (
         vocabulary.token_dict if vocabulary is not None else {t: i for i, t in enumerate(SPECIAL_TOKENS)}
     )

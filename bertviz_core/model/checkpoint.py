@@ -37,10 +37,16 @@ INDEX_NAME, DATA_NAME = f"{PREFIX}.index", f"{PREFIX}.data-00000-of-00001"
 NEEDED = (CONFIG_NAME, VOCAB_NAME, INDEX_NAME, DATA_NAME)
 # Names a released zip also holds, which are skipped: the graph (never read) and TF's pointer file.
 SKIPPED = (f"{PREFIX}.meta", "checkpoint")
-# Google's BERT-small (L-4, H-512) is 107 MB zipped: the largest whose fine-tuning fits a worker here.
-MAX_CHECKPOINT_MB = 110
-MAX_CHECKPOINT_BYTES = MAX_CHECKPOINT_MB * 1024 * 1024
-MAX_VOCAB_BYTES = 16 * 1024 * 1024
+# Google's BERT-small (L-4, H-512) is 107 MB zipped and 116 MB unpacked: the largest whose
+# fine-tuning fits a worker here.
+MAX_CHECKPOINT_MB = 110  # the zip (the upload)
+MAX_UNPACKED_MB = 130  # its four files
+MAX_CHECKPOINT_BYTES = MAX_UNPACKED_MB * 1024 * 1024
+# Google's largest vocabulary (multilingual BERT, 119,547 tokens) is under 1 MB.
+MAX_VOCAB_BYTES, MAX_VOCAB_TOKENS = 4 * 1024 * 1024, 250_000
+# A release zip holds six names; the directory of a zip is read whole before any name is checked,
+# and a crafted one with a million entries costs 600 MB and seconds, so it is counted first.
+MAX_ZIP_ENTRIES = 64
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,18 @@ def unpack_checkpoint(source: bytes | str | Path, folder: str | Path, label: str
         path = Path(source)
         if not path.is_file():
             raise BundleError(f"{source} does not exist; give a checkpoint folder or its zip.")
-        source, label = path.read_bytes() if path.stat().st_size <= MAX_CHECKPOINT_BYTES else b"", path.name
+        source, label = (
+            path.read_bytes() if path.stat().st_size <= MAX_CHECKPOINT_MB * 1024 * 1024 else b"",
+            path.name,
+        )
         if not source:
             raise BundleError(
                 f"{label} is larger than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
             )
+    if len(source) > MAX_CHECKPOINT_MB * 1024 * 1024:
+        raise BundleError(
+            f"{label} is larger than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
+        )
     inner = _unzip(source, folder, label)
     return inner or (PurePosixPath(label).stem if label.lower().endswith(".zip") else "checkpoint")
 
@@ -116,7 +129,7 @@ def _locate(root: Path) -> dict[str, Path]:
             total = sum((candidate / name).stat().st_size for name in NEEDED)
             if total > MAX_CHECKPOINT_BYTES:
                 raise BundleError(
-                    f"The checkpoint is larger than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
+                    f"The checkpoint is larger than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
                 )
             return {name: candidate / name for name in NEEDED}
     raise BundleError(
@@ -127,6 +140,9 @@ def _locate(root: Path) -> dict[str, Path]:
 
 def _unzip(payload: bytes, folder: Path, label: str) -> str | None:
     """Unpack the four files; return the one folder they were in, if any."""
+    entries = _zip_entry_count(payload)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise BundleError(f"{label} lists {entries:,} files; a BERT checkpoint's zip holds a handful.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(payload))
     except (zipfile.BadZipFile, ValueError):
@@ -164,7 +180,7 @@ def _unzip(payload: bytes, folder: Path, label: str) -> str | None:
         for name, entry in wanted.items():
             if entry.file_size > remaining:
                 raise BundleError(
-                    f"{label} unpacks to more than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
+                    f"{label} unpacks to more than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
                 )
             try:
                 with archive.open(entry) as member, open(folder / name, "wb") as target:
@@ -174,10 +190,20 @@ def _unzip(payload: bytes, folder: Path, label: str) -> str | None:
             remaining -= copied
             if remaining < 0:
                 raise BundleError(
-                    f"{label} unpacks to more than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
+                    f"{label} unpacks to more than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
                 )
     parents = {PurePosixPath(entry.filename.replace("\\", "/")).parent.name for entry in wanted.values()}
     return parents.pop() if len(parents) == 1 and "" not in parents else None
+
+
+def _zip_entry_count(payload: bytes) -> int | None:
+    """The entry count in a zip's end-of-directory record (None if there is none: not a zip)."""
+    tail = payload[-(65535 + 22) :]
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(tail):
+        return None
+    count = int.from_bytes(tail[end + 10 : end + 12], "little")
+    return MAX_ZIP_ENTRIES + 1 if count == 0xFFFF else count  # 0xFFFF: a ZIP64 count, far too many
 
 
 def _copy_at_most(source: Any, target: Any, limit: int) -> int:
@@ -201,6 +227,11 @@ def read_checkpoint(folder: str | Path, name: str | None = None) -> CheckpointFi
         config = parse_bert_config((folder / CONFIG_NAME).read_bytes())
     except ConfigError as error:
         raise BundleError(str(error)) from None
+    if config.vocab > MAX_VOCAB_TOKENS:
+        raise BundleError(
+            f"{CONFIG_NAME} says vocab_size {config.vocab:,}; Google's largest BERT vocabulary has 119,547 tokens, "
+            f"and this app reads at most {MAX_VOCAB_TOKENS:,}."
+        )
     if (folder / VOCAB_NAME).stat().st_size > MAX_VOCAB_BYTES:
         raise BundleError(f"{VOCAB_NAME} is far too large; this is not a BERT vocabulary.")
     try:

@@ -95,3 +95,16 @@ def test_the_standalone_tokenizer_splits_exactly_as_keras_berts_package_does() -
         for text in texts:
             assert ours.tokenize(text) == theirs.tokenize(text)
             assert ours.encode(text, max_len=12) == theirs.encode(text, max_len=12)
+
+
+def test_a_released_vocabularys_tokenizer_makes_a_huge_word_one_unknown_token():
+    """keras-bert's WordPiece tries every piece of a word (cubic in its length: a 4,000-letter word took
+    8 s); as Google's tokenizer, a word over 100 characters is one [UNK]."""
+    from bertviz_core.data.tokens import MAX_WORD_PIECE_CHARS, Vocabulary, encode_texts
+
+    vocabulary = Vocabulary(("[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "##a", "word"))
+    assert vocabulary.word_pieces
+    encoded = encode_texts(vocabulary, ["word " + "a" * 20_000, "a" * MAX_WORD_PIECE_CHARS], 8)
+    tokens = [[vocabulary.tokens[i] for i in row if i] for row in encoded.token_ids]
+    assert tokens[0] == ["[CLS]", "word", "[UNK]", "[SEP]"]
+    assert tokens[1][:3] == ["[CLS]", "a", "##a"]  # up to the cap, split into pieces as before

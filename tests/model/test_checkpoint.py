@@ -135,6 +135,10 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _config_with(entries: dict[str, bytes], **changes) -> bytes:
+    return json.dumps({**json.loads(entries["bert_config.json"]), **changes}).encode()
+
+
 def _google_entries(folder) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in folder.iterdir()}
 
@@ -148,6 +152,8 @@ def _google_entries(folder) -> dict[str, bytes]:
         (lambda e: {**e, "vocab.txt": b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nword\n"}, "vocab_size 64"),
         (lambda e: {**e, "bert_config.json": b"{not json"}, "not valid JSON"),
         (lambda e: {**e, "bert_config.json": json.dumps({"hidden_size": 16}).encode()}, "vocab_size"),
+        (lambda e: {**e, "bert_config.json": _config_with(e, vocab_size=300_000)}, "at most 250,000"),
+        (lambda e: {**e, **{f"empty/{i}": b"" for i in range(100)}}, "lists 106 files"),
     ],
 )
 def test_a_broken_checkpoint_zip_is_refused_in_one_sentence(google_folder, tmp_path, change, fragment):

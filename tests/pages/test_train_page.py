@@ -278,7 +278,7 @@ def look_inside_the_trained_model(page: AppTest) -> None:
     assert "Encoder-1-MultiHeadSelfAttention, head 1" in titles
     assert "Attention of every layer and head" in titles
     assert any("add up to" in caption.value for caption in page.caption)
-    page.radio(key="train_explain_class").set_value(0).run()
+    next(radio for radio in page.radio if radio.label == "Attributions towards").set_value(0).run()
     assert chart_titled(page, f"What moved p({saved.class_names[0]})")
 
 
