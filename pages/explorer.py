@@ -28,6 +28,7 @@ from bertviz_core.errors import MemoryGuardError, UserError
 from bertviz_core.memory import check_build_fits, estimated_build_mb
 from bertviz_core.text import escape_markdown, format_bytes, format_count, format_flops, format_short_count
 from bertviz_ui.controls import change, model_controls
+from bertviz_ui.figures import Figure, figure_row
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.real_model import real_report, recently_built
 from bertviz_ui.session import explorer_state, share_model
@@ -107,12 +108,6 @@ def notes(state) -> None:
                          on_click=lambda: change(explorer_state().with_positions_raised()))  # fmt: skip
 
 
-def figure_width(label: str, value: str) -> int:
-    """Pixels a headline figure needs: its value at 36 px (measured in Chromium: about 16.4 px a
-    character, 17 kept), or its label at 14 px and the help icon, whichever is wider."""
-    return max(17 * len(value) + 8, 8 * len(label) + 34, 120)
-
-
 def headline(config: ModelConfig, batch: int) -> None:
     params, memory, work = total_params(config), costs.memory(config, batch_size=batch), costs.compute(config)
     # A row that wraps instead of five fixed columns: at 1024 px five columns cut every figure
@@ -130,11 +125,7 @@ def headline(config: ModelConfig, batch: int) -> None:
         ("Training FLOPs", format_flops(work.training, short=True), f"{work.training:,} FLOPs",
          "per sequence: forward + backward ≈ 3 × forward"),
     )  # fmt: skip
-    row = st.container(horizontal=True, gap="medium", key="explorer_headline")
-    for label, value, tip, caption in figures:
-        cell = row.container(width=figure_width(label, value))
-        cell.metric(label, value, help=tip)
-        cell.caption(caption)
+    figure_row([Figure(*figure) for figure in figures], key="explorer_headline")
     with st.expander("The formulas behind these figures"):
         st.caption(explain.notation(config, batch))
         results = {

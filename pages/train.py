@@ -30,6 +30,7 @@ from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui import look_inside, pretraining, training_run
 from bertviz_ui.data_source import ChosenTable, choose_table
+from bertviz_ui.figures import Figure, figure_row
 from bertviz_ui.jobs import pool
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.session import remembered, shared_model
@@ -111,22 +112,26 @@ def token_fit_section(rows_key: tuple, rows: TrainingRows, start: Start) -> None
     except UserError as error:
         st.error(md(error))
         return
-    left, middle, right = st.columns(3)
     if vocabulary is None:
-        left.metric("Vocabulary filled", f"{stats['vocabulary_size']:,} of {config.vocab:,}",
-                    help="Five special tokens ([PAD], [UNK], [CLS], [SEP], [MASK]) and then the most frequent words "
-                    "of the training texts, as many as fit.")  # fmt: skip
-        middle.metric("Unknown words (validation)", f"{stats['val_unknown_share']:.1%}",
-                      help="Words of the validation texts that the vocabulary, built from the training texts only, "
-                      "does not hold: the model sees them as [UNK]. This is the rate new texts will meet.")  # fmt: skip
+        figures = [
+            Figure("Vocabulary filled", f"{stats['vocabulary_size']:,} of {config.vocab:,}",
+                   "Five special tokens ([PAD], [UNK], [CLS], [SEP], [MASK]) and then the most frequent words of the "
+                   "training texts, as many as fit."),
+            Figure("Unknown words (validation)", f"{stats['val_unknown_share']:.1%}",
+                   "Words of the validation texts that the vocabulary, built from the training texts only, does not "
+                   "hold: the model sees them as [UNK]. This is the rate new texts will meet."),
+        ]  # fmt: skip
     else:
-        left.metric("Vocabulary", f"{len(vocabulary):,}",
-                    help="The checkpoint's own vocab.txt: its pretraining learnt these tokens." + (
-                        " A word it does not hold is split into known pieces (play, ##ing) before it becomes [UNK]."
-                        if vocabulary.word_pieces else ""))  # fmt: skip
-        middle.metric("Unknown tokens (validation)", f"{stats['val_unknown_share']:.1%}",
-                      help="Tokens of the validation texts that even the checkpoint's pieces cannot spell: [UNK].")  # fmt: skip
-    right.metric("Texts cut off", f"{stats['truncated']:,} of {stats['texts']:,}")
+        figures = [
+            Figure("Vocabulary", f"{len(vocabulary):,}",
+                   "The checkpoint's own vocab.txt: its pretraining learnt these tokens." + (
+                       " A word it does not hold is split into known pieces (play, ##ing) before it becomes [UNK]."
+                       if vocabulary.word_pieces else "")),
+            Figure("Unknown tokens (validation)", f"{stats['val_unknown_share']:.1%}",
+                   "Tokens of the validation texts that even the checkpoint's pieces cannot spell: [UNK]."),
+        ]  # fmt: skip
+    figures.append(Figure("Texts cut off", f"{stats['truncated']:,} of {stats['texts']:,}"))
+    figure_row(figures, key="train_token_figures")
     st.plotly_chart(
         charts.token_length_histogram(stats["lengths"], config.seq_len), key="train_token_lengths"
     )

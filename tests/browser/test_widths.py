@@ -1,6 +1,6 @@
-"""Every headline figure of the explorer is readable on the screens workshops use: at 1024 × 768 and
-1280 × 720 no metric's value or label is cut off (its text wider than its box), for BERT-base, the
-largest preset and the largest model the controls allow."""
+"""Every headline figure is readable on the screens workshops use: at 1024 × 768 and 1280 × 720 no
+metric's value or label is cut off (its text wider than its box): the explorer's for BERT-base, the
+largest preset and the largest model the controls allow, and the training page's token figures."""
 
 from __future__ import annotations
 
@@ -26,3 +26,15 @@ def test_no_headline_figure_is_cut_off(page, wait_for_run, width, height) -> Non
         page.wait_for_timeout(300)  # the row's layout settles after the last figure arrives
         assert values.count() == 5, link
         assert page.evaluate(CUT_OFF_JS) == [], (link, width)
+
+
+@pytest.mark.parametrize(("width", "height"), SCREENS[:2])
+def test_no_token_figure_of_the_training_page_is_cut_off(page, wait_for_run, width, height) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto("/train")
+    wait_for_run(page)
+    values = page.get_by_test_id("stMetricValue")
+    values.nth(2).wait_for()
+    page.wait_for_timeout(300)
+    assert "of 5,000" in values.first.inner_text()
+    assert page.evaluate(CUT_OFF_JS) == [], width
