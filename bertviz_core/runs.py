@@ -30,7 +30,7 @@ MAX_RUNS = 5
 MAX_MB = 300
 RECORD_FILE = "run.json"
 # The kinds of run a record may name (``StoredRun.kind``); the store keeps them all under the same caps.
-CLASSIFIER, PRETRAINING = "classifier", "pretraining"
+CLASSIFIER, CHECKPOINT, PRETRAINING = "classifier", "checkpoint", "pretraining"
 SWEEP_EVERY_SECONDS = 60
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _RUN = re.compile(r"^run-[0-9]{13}-[0-9a-f]{8}$")

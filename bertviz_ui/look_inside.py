@@ -112,7 +112,7 @@ def explanation(saved: SavedClassifier) -> None:
         return
     result = Explanation.from_dict(snapshot.result)
     _attributions(result)
-    _attention(result, saved.folder.name)
+    _attention(result)
     st.caption(f"Computed in {snapshot.result.get('seconds', 0):.2f} s by a worker.")
 
 
@@ -139,7 +139,7 @@ def _attributions(result: Explanation) -> None:
     )
 
 
-def _attention(result: Explanation, run_name: str) -> None:
+def _attention(result: Explanation) -> None:
     layers, heads = result.attention.shape[:2]
     st.info(
         "Attention shows where each token gathered information from, not why the model decided: a head can look "

@@ -17,11 +17,12 @@ from bertviz_core.jobs.protocol import DONE
 from bertviz_core.jobs.requests import pretraining_request
 from bertviz_core.memory import check_pretraining_fits, training_budget_mb
 from bertviz_core.model.checkpoint import zip_checkpoint
+from bertviz_core.runs import PRETRAINING
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui import training_run
 from bertviz_ui.jobs import current, forget, store, submit, visitor
-from bertviz_ui.start_from import PRETRAINED, stored_checkpoints
+from bertviz_ui.start_from import stored_checkpoints
 
 KIND = "pretrain"
 _NOTICE = "pretrain_notice"
@@ -65,8 +66,7 @@ def section(dataset: Dataset, source: str, config: ModelConfig, val_share: float
         f"{len(texts):,} texts; the pretraining model has {need.parameters:,} parameters (the encoder plus the "
         f"masked-word and next-sentence heads) and needs about {need.total_mb:,} MB of the {budget:,} MB allowed."
     )
-    job = current(KIND)
-    if job is not None and not job.snapshot().is_over:
+    if training_run.running(KIND):
         training_run.live_panel(epochs, kind=KIND)
     elif st.button("Pretrain", icon=":material/school:", key="pretrain_start"):
         _start(texts, source, config, settings)
@@ -91,7 +91,7 @@ def _start(texts: list[str], source: str, config: ModelConfig, settings: TrainSe
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
         if job.snapshot().state == DONE:
-            runs.finish_run(key, folder, {"kind": PRETRAINED, "name": name, "source": source})
+            runs.finish_run(key, folder, {"kind": PRETRAINING, "name": name, "source": source})
         else:
             runs.discard_folder(key, folder)
 
@@ -112,7 +112,7 @@ def _collect() -> None:
 
 
 def _latest() -> None:
-    pretrained = [run for run in stored_checkpoints() if run.record.get("kind") == PRETRAINED]
+    pretrained = [run for run in stored_checkpoints() if run.kind == PRETRAINING]
     if not pretrained:
         return
     run = pretrained[0]

@@ -17,7 +17,8 @@ from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELD
 from bertviz_core.model.checkpoint import MAX_CHECKPOINT_MB, CheckpointFiles, open_checkpoint, read_checkpoint
-from bertviz_core.runs import StoredRun
+from bertviz_core.runs import CHECKPOINT as CHECKPOINT_RUN
+from bertviz_core.runs import PRETRAINING, StoredRun
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui.jobs import store, visitor
 from bertviz_ui.session import remembered
@@ -26,8 +27,7 @@ from bertviz_ui.training_run import finished_at
 
 SCRATCH, CHECKPOINT = "A new model (from scratch)", "A pretrained checkpoint"
 # Kinds of stored runs that hold a checkpoint in Google's layout.
-UPLOADED, PRETRAINED = "checkpoint", "pretraining"
-CHECKPOINT_KINDS = (UPLOADED, PRETRAINED)
+CHECKPOINT_KINDS = (CHECKPOINT_RUN, PRETRAINING)
 _GENERATION = "train_checkpoint_upload_generation"
 _NOTICE = "train_checkpoint_notice"
 FINE_TUNING_RATE, NEW_MODEL_RATE = 3e-5, TRAINING_FIELD["learning_rate"].default
@@ -55,13 +55,9 @@ class Start:
     config: ModelConfig
     checkpoint: CheckpointFiles | None = None  # None: a new model
 
-    @property
-    def label(self) -> str:
-        return "a new model" if self.checkpoint is None else f"the checkpoint {self.checkpoint.name}"
-
 
 def stored_checkpoints() -> list[StoredRun]:
-    return [run for run in store().runs(visitor()) if run.record.get("kind") in CHECKPOINT_KINDS]
+    return [run for run in store().runs(visitor()) if run.kind in CHECKPOINT_KINDS]
 
 
 def start_section() -> Start | None:
@@ -139,7 +135,7 @@ def _checkpoint() -> CheckpointFiles | None:
 
 def _label(run: StoredRun) -> str:
     name = str(run.record.get("name", "checkpoint"))
-    if run.record.get("kind") == PRETRAINED:
+    if run.kind == PRETRAINING:
         return f"{name} (pretrained here at {finished_at(run)})"
     return f"{name} (uploaded at {finished_at(run)})"
 
@@ -163,7 +159,7 @@ def _upload() -> None:
         runs.discard_folder(key, folder)
         st.session_state[_NOTICE] = str(error)
     else:
-        runs.finish_run(key, folder, {"kind": UPLOADED, "name": files.name, "source": uploaded.name})
+        runs.finish_run(key, folder, {"kind": CHECKPOINT_RUN, "name": files.name, "source": uploaded.name})
         st.session_state.pop(_NOTICE, None)
         st.session_state.pop("train_checkpoint_choice", None)  # show the new one
     st.session_state[_GENERATION] = generation + 1

@@ -74,9 +74,8 @@ def settings_boxes() -> TrainSettings | None:
     epochs = _whole(first, "epochs")
     batch_size = _whole(second, "batch_size")
     rate = TRAINING_FIELD["learning_rate"]
-    st.session_state.setdefault(
-        setting_key("learning_rate"), rate.default
-    )  # a checkpoint may set it: no value=
+    # Set through the session, not value=: choosing a checkpoint moves it (start_from).
+    st.session_state.setdefault(setting_key("learning_rate"), rate.default)
     learning_rate = third.select_slider(rate.title, sorted({*LEARNING_RATES, rate.default}),
                                         key=setting_key("learning_rate"), persist_state="session",
                                         format_func=lambda value: f"{value:g}", help=rate.help)  # fmt: skip

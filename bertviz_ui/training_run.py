@@ -26,8 +26,8 @@ from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE, JobRequest, JobSnapshot
 from bertviz_core.jobs.requests import prediction_request, training_request
 from bertviz_core.model.bundle import SavedClassifier, read_saved
-from bertviz_core.model.checkpoint import CheckpointFiles
-from bertviz_core.runs import StoredRun
+from bertviz_core.model.checkpoint import CheckpointFiles, started_from
+from bertviz_core.runs import CLASSIFIER, StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown
 from bertviz_ui.jobs import current, forget, pool, store, submit, visitor
@@ -67,7 +67,7 @@ def start(
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
         if job.snapshot().state == DONE:
-            runs.finish_run(key, folder, {"source": source, "start": checkpoint.name if checkpoint else None})
+            runs.finish_run(key, folder, {"source": source})
         else:
             runs.discard_folder(key, folder)
 
@@ -95,7 +95,7 @@ def collect() -> None:
 def finished_runs() -> list[StoredRun]:
     """The visitor's finished trainings, newest first (kept on the server for a while: ``runs``);
     their uploaded and pretrained checkpoints are runs of other kinds."""
-    return store().runs(visitor(), kind="classifier")  # runs.CLASSIFIER
+    return store().runs(visitor(), kind=CLASSIFIER)
 
 
 def finished_at(run: StoredRun) -> str:
@@ -110,19 +110,16 @@ def trained_run(run: StoredRun) -> TrainedRun:
 
 def run_label(run: TrainedRun) -> str:
     """How a run is named in pickers and charts: when it finished and what it started from."""
-    start = run.saved.metrics.get("start", {})
-    begun = start.get("name", "checkpoint") if start.get("from") == "checkpoint" else "from scratch"
-    return f"{run.finished} · {begun}"
+    return f"{run.finished} · {started_from(run.saved.metrics) or 'from scratch'}"
 
 
 def run_row(run: TrainedRun) -> dict:
     """One line of the runs table: settings and results, from the run's saved files."""
     metrics, config = run.saved.metrics, run.saved.config
-    start = metrics.get("start", {})
     return {
         "run": run.finished,
         "data": run.source,
-        "start": start.get("name", "") if start.get("from") == "checkpoint" else "new model",
+        "start": started_from(metrics) or "new model",
         "model": f"L{config.layers} H{config.embed_dim} A{config.heads}, S {config.seq_len}",
         "epochs": f"{metrics.get('best_epoch', '?')} of {len(metrics.get('history', []))}",
         "learning rate": f"{run.saved.settings.get('learning_rate', 0):g}",
@@ -147,8 +144,9 @@ def pretraining_history(run: StoredRun) -> list[dict]:
     return remembered("pretraining_history", run.run_id, read)
 
 
-def running() -> bool:
-    job = current("train")
+def running(kind: str = "train") -> bool:
+    """Whether the visitor's ``kind`` job (a training, or a pretraining) is queued or running."""
+    job = current(kind)
     return job is not None and not job.snapshot().is_over
 
 

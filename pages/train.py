@@ -25,6 +25,7 @@ from bertviz_core.memory import (
     training_budget_mb,
 )
 from bertviz_core.model.bundle import zip_folder
+from bertviz_core.model.checkpoint import started_from
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
@@ -211,12 +212,8 @@ def compare_section(runs: list[StoredRun]) -> None:
 def results_section(run: training_run.TrainedRun) -> None:
     saved = run.saved
     metrics, history = saved.metrics, saved.metrics["history"]
-    started = metrics.get("start", {})
-    begun = (
-        f" from the checkpoint {md(started['name'])}"
-        if started.get("from") == "checkpoint"
-        else " from scratch"
-    )
+    checkpoint = started_from(metrics)
+    begun = f" from the checkpoint {md(checkpoint)}" if checkpoint else " from scratch"
     st.caption(
         f"Trained{begun} at {run.finished} on {md(run.source)}: {metrics['train_samples']:,} training and "
         f"{metrics['val_samples']:,} validation texts; {md(explain.describe_model(saved.config))}; "
@@ -235,8 +232,7 @@ def results_section(run: training_run.TrainedRun) -> None:
         fourth.metric("TF-IDF baseline", f"{tfidf:.1%}", delta=f"F1 {metrics['tfidf_macro_f1']:.3f}", delta_color="off", delta_arrow="off",
                       help="TF-IDF word weights and a logistic regression (scikit-learn), trained and validated on exactly "
                       "the same texts as the model; F1 is its macro F1.")  # fmt: skip
-    if tfidf is not None:
-        st.caption(tfidf_sentence(accuracy, tfidf, metrics.get("start", {}).get("from") == "checkpoint"))
+        st.caption(tfidf_sentence(accuracy, tfidf, checkpoint is not None))
     if accuracy > baseline:
         st.success(
             f"The model beats the majority-class baseline by {(accuracy - baseline) * 100:.1f} points: it learnt "

@@ -19,7 +19,7 @@ from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
 from bertviz_core.memory import check_training_fits
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
-from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint
+from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
 from bertviz_core.model.training import train_classifier
 from bertviz_core.settings import TrainSettings
@@ -203,8 +203,8 @@ def train_report(
 
 def print_train_summary(report: dict) -> None:
     history = report["history"]
-    if report.get("start", {}).get("from") == "checkpoint":
-        print(f"Started from the checkpoint {report['start']['name']}.")
+    if started_from(report):
+        print(f"Started from the checkpoint {started_from(report)}.")
     print(
         f"Trained on {report['train_samples']:,} texts and validated on {report['val_samples']:,}; "
         f"best epoch {report['best_epoch']} of {len(history)}"

@@ -73,6 +73,12 @@ class CheckpointFiles:
         return self.config.with_changes(seq_len=seq_len, pos_num=seq_len, encoder_only=True)
 
 
+def started_from(metrics: dict) -> str | None:
+    """The checkpoint a trained classifier started from (its metrics' ``start``), None from scratch."""
+    start = metrics.get("start") or {}
+    return str(start.get("name", "checkpoint")) if start.get("from") == "checkpoint" else None
+
+
 # --- reading, no TensorFlow ---------------------------------------------------------------------
 def open_checkpoint(
     source: bytes | str | Path, folder: str | Path, label: str = "the zip"
