@@ -7,6 +7,7 @@ Counting never needs memory: only real work (TensorFlow) is guarded.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -32,16 +33,23 @@ BUILD_BYTES_PER_PARAM = 5.0
 # size, 405-410 MB). The job pool counts them once; each estimate above includes them.
 TF_SHARED_LIBRARIES_MB = 400
 
-# Measured on 2 cores with tf-keras 2.21 (peak resident memory of a whole training run):
-# - a training process holds about 800 MB before the model: TensorFlow and keras-bert (600 MB,
-#   FIELD_NOTES), tf.data, traced functions and allocator slack;
-# - per parameter, Adam's 16 bytes plus 4 for the copy of the best epoch's weights;
-# - activations: 2.6 times the textbook count (costs.activation_values), because TensorFlow also
-#   keeps dropout masks, GELU and layer-norm temporaries and the per-head reshapes. Fitted on
-#   batches of 8, 32 and 64 (4 blocks, d 256, S 128): estimate within 5% of the measured peak.
-TRAINING_RUNTIME_MB = 800
-STATE_BYTES_PER_PARAM = costs.ADAM_BYTES_PER_PARAM + 4
-ACTIVATION_FACTOR = 2.6
+# Training memory = theory + what this machine adds (``TrainingMemory``).
+# Theory, per parameter in fp32: the weights, their gradients and Adam's two moments, 4 bytes each.
+WEIGHT_BYTES_PER_PARAM = costs.BYTES_PER_VALUE["fp32"]
+GRADIENT_BYTES_PER_PARAM = costs.BYTES_PER_VALUE["fp32"]
+ADAM_MOMENT_BYTES_PER_PARAM = 2 * costs.BYTES_PER_VALUE["fp32"]
+# What this machine adds, fitted on the peak resident memory of real training runs
+# (tools/memory_calibration.py; the table and its test: tests/test_memory_calibration.py):
+# - a training process holds TensorFlow and keras-bert (600 MB, FIELD_NOTES), tf.data, the traced
+#   training and validation functions, the TF-IDF baseline and allocator slack before the model;
+# - copies of the weights beyond the theory's one: the trainer's copy of the best epoch's weights
+#   (``get_weights``, 4 bytes per parameter), Adam's update temporaries and the build's initial
+#   values, which the allocator keeps (fitted: 12 bytes per parameter in all, three fp32 copies);
+# - TensorFlow keeps more than the textbook activations: dropout masks, GELU and layer-norm
+#   temporaries, the per-head reshapes and transposes, and the allocator's free blocks.
+TRAINING_RUNTIME_MB = 860
+WEIGHT_COPIES_BYTES_PER_PARAM = 12
+ACTIVATION_FACTOR = 2.3  # measured activations ÷ the textbook count
 
 # The web server itself (Streamlit, pandas, plotly, the visitors' sessions) while workers train:
 # jobs get the budget minus this. Measured on a server with both pages open in several tabs.
@@ -94,46 +102,127 @@ def check_build_fits(config: ModelConfig, budget_mb: int | None = None, beside_s
 # --- training ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainingMemory:
-    """Training memory on top of TensorFlow, by arithmetic (stated so the page can show it).
+    """Peak resident memory of a worker process that trains a model, in bytes: theory, then what
+    this machine adds. The one breakdown behind the memory guard, the job pool and both pages.
 
-    ``state_bytes``: 20 bytes per parameter (weights, gradients and Adam's two moments in fp32,
-    plus the best epoch's copy). ``activation_bytes``: per encoder block, batch × S × (12·d + 2·F)
-    × 4 bytes plus batch × A × S² × 2 × 4 bytes for the attention scores and their softmax
-    (``costs.activation_values``), times ``ACTIVATION_FACTOR`` for what TensorFlow keeps besides.
+    Theory: ``weights``, ``gradients`` and ``adam_moments`` (4, 4 and 8 bytes per parameter) and the
+    textbook ``activations`` (``costs.activation_values``: every layer's output plus Q, K, V, the
+    A·S² scores and softmax and the F-wide hidden layer, fp32, times the batch). This machine:
+    ``runtime`` (TensorFlow's process), ``weight_copies`` (the best epoch's weights, Adam's update
+    temporaries) and
+    ``tensorflow_extra`` (what TensorFlow keeps beyond the textbook activations).
     """
 
     parameters: int
-    state_bytes: int
-    activation_bytes: int
+    batch_size: int
+    weights: int
+    gradients: int
+    adam_moments: int
+    activations: int
+    runtime: int
+    weight_copies: int
+    tensorflow_extra: int
+
+    @property
+    def theory_bytes(self) -> int:
+        return self.weights + self.gradients + self.adam_moments + self.activations
+
+    @property
+    def machine_bytes(self) -> int:
+        return self.runtime + self.weight_copies + self.tensorflow_extra
 
     @property
     def total_mb(self) -> int:
-        return int((self.state_bytes + self.activation_bytes) / MIB) + 1
+        """The estimate of the process's peak resident memory, in MB (MiB), rounded up."""
+        return math.ceil((self.theory_bytes + self.machine_bytes) / MIB)
+
+    @property
+    def theory_mb(self) -> int:
+        return round(self.theory_bytes / MIB)
+
+    @property
+    def machine_mb(self) -> int:
+        """The rest of ``total_mb``, so that theory and machine add up to the total as shown."""
+        return self.total_mb - self.theory_mb
+
+    @property
+    def activation_bytes(self) -> int:
+        """The textbook activations (the theory's share)."""
+        return self.activations
+
+    def theory_sentence(self) -> str:
+        state = self.weights + self.gradients + self.adam_moments
+        return (
+            f"Theory {self.theory_mb:,} MB: {self.parameters:,} parameters × 16 bytes (weights, gradients and "
+            f"Adam's two moments, 4 bytes each in fp32) = {_mb(state)} MB, plus the textbook activations for "
+            f"a batch of {self.batch_size:,} = {_mb(self.activations)} MB."
+        )
+
+    def machine_sentence(self) -> str:
+        return (
+            f"This machine adds {self.machine_mb:,} MB: TensorFlow's runtime {_mb(self.runtime)} MB, "
+            f"{_mb(self.weight_copies)} MB of weight copies ({WEIGHT_COPIES_BYTES_PER_PARAM} bytes per parameter: "
+            f"the best epoch's weights, Adam's update temporaries) and {_mb(self.tensorflow_extra)} MB that "
+            "TensorFlow keeps beyond the textbook activations (dropout masks, GELU and layer-norm temporaries, "
+            "allocator slack)."
+        )
+
+
+# The machine's share as a formula, beside costs.FORMULAS' theory.
+MACHINE_FORMULA = (
+    f"{TRAINING_RUNTIME_MB:,} MB (TensorFlow's runtime) + parameters × {WEIGHT_COPIES_BYTES_PER_PARAM} bytes "
+    "(weight copies: the best epoch's weights, Adam's update temporaries) "
+    f"+ {ACTIVATION_FACTOR - 1:.1f} × activations (what TensorFlow keeps besides)"
+)
+
+
+def _mb(count: int) -> str:
+    return f"{count / MIB:,.0f}"
+
+
+def _training_memory(
+    parameters: int, batch_size: int, activations: int, tensorflow_extra: int
+) -> TrainingMemory:
+    return TrainingMemory(
+        parameters=parameters,
+        batch_size=batch_size,
+        weights=parameters * WEIGHT_BYTES_PER_PARAM,
+        gradients=parameters * GRADIENT_BYTES_PER_PARAM,
+        adam_moments=parameters * ADAM_MOMENT_BYTES_PER_PARAM,
+        activations=activations,
+        runtime=TRAINING_RUNTIME_MB * MIB,
+        weight_copies=parameters * WEIGHT_COPIES_BYTES_PER_PARAM,
+        tensorflow_extra=tensorflow_extra,
+    )
 
 
 def estimate_training_memory(config: ModelConfig, num_classes: int, batch_size: int) -> TrainingMemory:
+    """Training memory of keras-bert's encoder plus a softmax classifier on [CLS] (the training page's
+    model, whatever heads ``config`` has), with Adam in fp32."""
     encoder = config.with_changes(encoder_only=True)
-    parameters = costs.classifier_params(encoder, num_classes)
-    return TrainingMemory(
-        parameters=parameters,
-        state_bytes=parameters * STATE_BYTES_PER_PARAM,
-        activation_bytes=int(costs.memory(encoder, batch_size).activation_bytes * ACTIVATION_FACTOR),
+    activations = costs.memory(encoder, batch_size).activation_bytes
+    return _training_memory(
+        costs.classifier_params(encoder, num_classes),
+        batch_size,
+        activations,
+        int(activations * (ACTIVATION_FACTOR - 1)),
     )
 
 
 def training_budget_mb(beside_server: bool = False) -> int:
-    """Memory a training run may take on top of TensorFlow: the app's budget minus the runtime, and
-    minus the web server's share when it runs beside the app (a worker of the app's job pool).
+    """The peak memory a training (or pretraining) worker process may reach: the app's budget, minus
+    the web server's share when it runs beside the app (a worker of the app's job pool).
 
-    ``BERTVIZ_MEMORY_BUDGET_MB`` (default 2000) sets the whole budget, so a training gets 1200 MB
-    on its own (the command line) and 900 MB in the app.
+    ``BERTVIZ_MEMORY_BUDGET_MB`` (default 2000) sets the whole budget, so a training process gets
+    2,000 MB on its own (the command line) and 1,700 MB in the app. ``TrainingMemory.total_mb``,
+    TensorFlow's runtime included, is compared with it.
     """
-    return max(0, memory_budget_mb() - TRAINING_RUNTIME_MB - (SERVER_RESERVE_MB if beside_server else 0))
+    return max(0, memory_budget_mb() - (SERVER_RESERVE_MB if beside_server else 0))
 
 
 def training_job_mb(config: ModelConfig, num_classes: int, batch_size: int) -> int:
-    """Peak resident memory of a worker process that trains this model: TensorFlow plus the run."""
-    return TRAINING_RUNTIME_MB + estimate_training_memory(config, num_classes, batch_size).total_mb
+    """Peak resident memory of a worker process that trains this model, TensorFlow included."""
+    return estimate_training_memory(config, num_classes, batch_size).total_mb
 
 
 def prediction_job_mb(config: ModelConfig, num_classes: int) -> int:
@@ -162,10 +251,31 @@ def check_training_fits(
     if need.total_mb > budget:
         raise MemoryGuardError(
             f"Training this model would need about {need.total_mb:,} MB ({need.parameters:,} parameters "
-            f"with Adam plus activations for a batch of {batch_size}), more than the {budget:,} MB allowed; "
+            f"with Adam, activations for a batch of {batch_size} and TensorFlow's runtime), more than the "
+            f"{budget:,} MB allowed; "
             "lower the batch size, sequence length, vocabulary, width or layer count."
         )
     return need
+
+
+# The explorer has no data set: its training figure is for two classes (each more adds d + 1 parameters).
+EXPLORER_CLASSES = 2
+
+
+def _as_trained(config: ModelConfig) -> ModelConfig | None:
+    """The model the training page trains from ``config``: the encoder, positions = sequence length."""
+    try:
+        return config.with_changes(pos_num=config.seq_len, encoder_only=True)
+    except ConfigError:
+        return None
+
+
+def explorer_training_memory(config: ModelConfig, batch_size: int) -> TrainingMemory:
+    """The explorer's "Training memory": its model as the training page trains it (the encoder with
+    positions = sequence length and a 2-class softmax on [CLS], MLM and NSP heads left out), so the
+    two pages show one figure for one model and batch."""
+    trained = _as_trained(config) or config.with_changes(encoder_only=True)
+    return estimate_training_memory(trained, EXPLORER_CLASSES, batch_size)
 
 
 def explorer_model_for_training(
@@ -173,9 +283,8 @@ def explorer_model_for_training(
 ) -> tuple[ModelConfig | None, str]:
     """The explorer's model as the training page would train it (the encoder, its position count
     equal to its sequence length), and either "" or the sentence saying why it is not offered."""
-    try:
-        candidate = config.with_changes(pos_num=config.seq_len, encoder_only=True)
-    except ConfigError:
+    candidate = _as_trained(config)
+    if candidate is None:
         return None, ""
     need = estimate_training_memory(candidate, num_classes, batch_size)
     budget = training_budget_mb(beside_server=True)
@@ -208,33 +317,32 @@ def explorer_model_for_training(
 # gradients). Measured on 2 cores (peak resident memory of a whole pretraining run, d 128, 2 blocks,
 # F 512): batch 32 and S 64 with V 200 / 5,000 / 20,000 / 40,000 took 929 / 1,135 / 1,817 / 2,542 MB,
 # about 5 to 5.5 such tensors per step besides the parameters' state; batch 64 or S 128 at V 20,000
-# 2,581 and 2,741 MB. Rounded up to 6, the estimate is 0-15 % above those peaks.
-MLM_OUTPUT_COPIES = 6
+# 2,581 and 2,741 MB. With 5 and the training's machine constants, the estimate is 0-7 % above
+# those peaks.
+MLM_OUTPUT_COPIES = 5
 
 
 def estimate_pretraining_memory(config: ModelConfig, batch_size: int) -> TrainingMemory:
-    """Pretraining memory on top of TensorFlow, by arithmetic, as ``TrainingMemory``.
+    """Pretraining memory of the model with its MLM and NSP heads, split as for training.
 
-    ``state_bytes``: 20 bytes per parameter of the pretraining model (MLM and NSP heads included),
-    as for training. ``activation_bytes``: the encoder's activations as for training, plus
-    ``MLM_OUTPUT_COPIES`` × batch × S × V × 4 bytes for the MLM output over the vocabulary.
+    Theory: 16 bytes per parameter of the pretraining model and its textbook activations (which count
+    the MLM output over the vocabulary twice: the similarity scores and the masked copy). This
+    machine: the runtime and the best weights copy as for training, the encoder's activations times
+    ``ACTIVATION_FACTOR`` and ``MLM_OUTPUT_COPIES`` batch × S × V tensors in all, less the textbook's.
     """
     model = config.with_changes(encoder_only=False)
-    parameters = total_params(model)
+    textbook = costs.memory(model, batch_size).activation_bytes
     encoder = costs.memory(config.with_changes(encoder_only=True), batch_size).activation_bytes
     mlm_output = (
         MLM_OUTPUT_COPIES * batch_size * config.seq_len * config.vocab * costs.BYTES_PER_VALUE["fp32"]
     )
-    return TrainingMemory(
-        parameters=parameters,
-        state_bytes=parameters * STATE_BYTES_PER_PARAM,
-        activation_bytes=int(encoder * ACTIVATION_FACTOR) + mlm_output,
-    )
+    measured_like = int(encoder * ACTIVATION_FACTOR) + mlm_output
+    return _training_memory(total_params(model), batch_size, textbook, max(0, measured_like - textbook))
 
 
 def pretraining_job_mb(config: ModelConfig, batch_size: int) -> int:
-    """Peak resident memory of a worker process that pretrains this model: TensorFlow plus the run."""
-    return TRAINING_RUNTIME_MB + estimate_pretraining_memory(config, batch_size).total_mb
+    """Peak resident memory of a worker process that pretrains this model, TensorFlow included."""
+    return estimate_pretraining_memory(config, batch_size).total_mb
 
 
 def check_pretraining_fits(

@@ -5,8 +5,10 @@ Conventions (the ones papers and calculators use, stated so a student can follow
   norms and GELU are a few percent at most).
 - Training costs about 3 × the forward pass (the backward pass computes gradients for both the
   inputs and the weights of every product), the source of the usual "6 × parameters × tokens".
-- Training memory with Adam in fp32: 16 bytes per parameter (weights, gradients, two moments) plus
-  the activations kept for the backward pass.
+- Training memory with Adam in fp32, in theory: 16 bytes per parameter (weights, gradients, two
+  moments) plus the activations kept for the backward pass. What a real TensorFlow process adds on
+  top (its runtime, the best weights' copy, temporaries) is measured, not counted: see
+  ``bertviz_core.memory.TrainingMemory``, which both pages show.
 - Activations: every layer's output (the numbers ``model.summary()`` shapes describe, checked
   against the real model in the tests) plus what lives inside the attention and feed-forward layers
   (queries, keys, values, the A × S × S score and softmax matrices, the F-wide hidden layer before
@@ -55,6 +57,8 @@ class Memory:
 
     @property
     def training_bytes(self) -> int:
+        """The theory alone; the figure the pages show adds this machine's share
+        (``memory.TrainingMemory``)."""
         return self.adam_state_bytes + self.activation_bytes
 
 
@@ -118,7 +122,7 @@ FORMULAS = {
         "pretraining heads (d² + d) + 2d + V + (d² + d) + 2d + 2"
     ),
     "weights": "parameters × 4 bytes (fp32), × 2 (fp16), × 1 (int8)",
-    "training_state": "parameters × 16 bytes: weights, gradients and Adam's two moments in fp32",
+    "training_state": "parameters × 16 bytes: weights and gradients (4 bytes each) and Adam's two moments (8) in fp32",
     "activations": (
         "batch × 4 bytes × [every layer's output for S tokens + per block (4·S·d for Q, K, V and the "
         "merged heads + 2·A·S² for scores and softmax + 2·S·F for the feed-forward hidden layer)]"

@@ -1,0 +1,186 @@
+"""Measure the peak resident memory of real training runs and set it beside the memory model's estimate.
+
+Usage, from the repository root::
+
+    python3 tools/memory_calibration.py                     # the whole grid, then the table
+    python3 tools/memory_calibration.py --points tiny base  # some grid points only
+    python3 tools/memory_calibration.py --json results.json # keep the measurements too
+    python3 tools/memory_calibration.py --from results.json # the table again, no training
+
+Each grid point trains for real in a fresh process through the command line
+(``python3 -m bertviz_core train``, the same code as the app's training worker) on the shipped
+reviews sample; the peak resident memory is the child's own ``ru_maxrss`` from ``os.wait4``.
+The table is what ``tests/test_memory_calibration.py`` holds as data: refit the machine constants
+of ``bertviz_core.memory`` and update that table whenever the training code or TensorFlow changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
+from bertviz_core.memory import estimate_training_memory  # noqa: E402
+from bertviz_core.text import MIB  # noqa: E402
+
+SAMPLE = REPO_ROOT / "bertviz_core" / "data" / "samples" / "reviews.csv"
+SAMPLE_CLASSES = 2
+# The guard would refuse the larger points under the default 2,000 MB budget: these runs are the
+# measurement the guard is calibrated on, so they get more room (the machine has 24 GB).
+CALIBRATION_BUDGET_MB = 6000
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One real training run: the model, the batch, and how many rows keep it under two minutes."""
+
+    name: str
+    vocab: int
+    seq_len: int
+    embed_dim: int
+    heads: int
+    layers: int
+    ff_dim: int
+    batch: int
+    max_rows: int = 400
+    epochs: int = 2  # the second epoch trains beside the best epoch's weights copy, as real runs do
+
+    def config(self) -> ModelConfig:
+        return ModelConfig(vocab=self.vocab, seq_len=self.seq_len, pos_num=self.seq_len,
+                           embed_dim=self.embed_dim, heads=self.heads, layers=self.layers,
+                           ff_dim=self.ff_dim, encoder_only=True)  # fmt: skip
+
+
+# Sizes (vocabulary, width, depth, feed-forward), sequence lengths and batch sizes, each varied.
+GRID = (
+    GridPoint("tiny", vocab=2000, seq_len=32, embed_dim=64, heads=2, layers=2, ff_dim=256, batch=16),
+    GridPoint("page default", vocab=5000, seq_len=64, embed_dim=128, heads=2, layers=2, ff_dim=512, batch=32),
+    GridPoint("batch 128", vocab=5000, seq_len=64, embed_dim=128, heads=2, layers=2, ff_dim=512, batch=128),
+    GridPoint("seq 256", vocab=5000, seq_len=256, embed_dim=128, heads=4, layers=2, ff_dim=512, batch=32,
+              max_rows=300),
+    GridPoint("vocab 30k", vocab=30_000, seq_len=64, embed_dim=256, heads=4, layers=2, ff_dim=1024, batch=32),
+    GridPoint("mini 4/256", vocab=30_522, seq_len=128, embed_dim=256, heads=4, layers=4, ff_dim=1024, batch=32,
+              max_rows=300),
+    GridPoint("deep 8/256", vocab=8000, seq_len=64, embed_dim=256, heads=4, layers=8, ff_dim=1024, batch=32,
+              max_rows=200),
+    GridPoint("wide 512", vocab=20_000, seq_len=64, embed_dim=512, heads=8, layers=4, ff_dim=2048, batch=32,
+              max_rows=300),
+)  # fmt: skip
+BY_NAME = {point.name: point for point in GRID}
+
+
+def measure_peak_mb(point: GridPoint, epochs: int | None = None) -> tuple[float, float]:
+    """Train ``point`` in a fresh process; its peak resident memory in MB (MiB) and the seconds it took."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [
+            sys.executable, "-m", "bertviz_core", "train", str(SAMPLE), "--out", folder,
+            "--vocab", str(point.vocab), "--seq-len", str(point.seq_len), "--embed-dim", str(point.embed_dim),
+            "--heads", str(point.heads), "--layers", str(point.layers), "--ff-dim", str(point.ff_dim),
+            "--batch-size", str(point.batch), "--epochs", str(epochs or point.epochs),
+            "--max-rows", str(point.max_rows), "--seed", "1",
+        ]  # fmt: skip
+        environment = {**os.environ, "BERTVIZ_MEMORY_BUDGET_MB": str(CALIBRATION_BUDGET_MB)}
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=environment,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        # wait4 gives this child's own peak, unlike RUSAGE_CHILDREN (the largest of every child so far).
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        errors = child.stderr.read().decode(errors="replace") if child.stderr else ""
+        seconds = time.perf_counter() - started
+        if child.returncode != 0:
+            raise RuntimeError(f"training {point.name} failed ({child.returncode}): {errors[-2000:]}")
+        return usage.ru_maxrss / 1024, seconds  # Linux reports kilobytes
+
+
+def table_rows(measured: dict[str, float]) -> list[dict]:
+    rows = []
+    for name, peak_mb in measured.items():
+        point = BY_NAME[name]
+        estimate = estimate_training_memory(point.config(), SAMPLE_CLASSES, point.batch)
+        rows.append({
+            "config": f"{name}: V {point.vocab:,} d {point.embed_dim} A {point.heads} L {point.layers} F {point.ff_dim}",
+            "batch": point.batch,
+            "seq": point.seq_len,
+            "theory_mb": estimate.theory_mb,
+            "machine_mb": estimate.machine_mb,
+            "estimate_mb": estimate.total_mb,
+            "measured_mb": round(peak_mb),
+            "ratio": estimate.total_mb / peak_mb,
+        })  # fmt: skip
+    return rows
+
+
+def fit_machine_constants(measured: dict[str, float]) -> tuple[float, float, float]:
+    """Least squares for the three machine constants of ``bertviz_core.memory``: measured peak =
+    theory + runtime + copies bytes per parameter + (factor - 1) × textbook activations, each point
+    weighted by 1 / measured (the target is a relative error). Returns (runtime MB, copies bytes per
+    parameter, factor)."""
+    columns, targets = [], []
+    for name, peak_mb in measured.items():
+        point = BY_NAME[name]
+        estimate = estimate_training_memory(point.config(), SAMPLE_CLASSES, point.batch)
+        columns.append([1.0, estimate.parameters / MIB, estimate.activations / MIB])
+        targets.append(peak_mb - estimate.theory_bytes / MIB)
+    scale = numpy.array([1 / measured[name] for name in measured])
+    solution, *_ = numpy.linalg.lstsq(
+        numpy.array(columns) * scale[:, None], numpy.array(targets) * scale, rcond=None
+    )
+    runtime_mb, copies, extra = solution
+    return float(runtime_mb), float(copies), float(extra + 1)
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'config':58} {'batch':>5} {'seq':>4} {'theory':>7} {'machine':>7} {'estimate':>8} {'measured':>8} {'est/meas':>8}"
+    print(header)
+    for row in rows:
+        print(f"{row['config']:58} {row['batch']:>5} {row['seq']:>4} {row['theory_mb']:>7,} {row['machine_mb']:>7,} "
+              f"{row['estimate_mb']:>8,} {row['measured_mb']:>8,} {row['ratio']:>8.3f}")  # fmt: skip
+    print("(MB = MiB; measured: peak resident memory of the training process, ru_maxrss)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--points", nargs="*", choices=list(BY_NAME), help="grid points to train (default: all)"
+    )
+    parser.add_argument("--json", type=Path, help="write the measurements (MB by grid point) to this file")
+    parser.add_argument("--from", dest="source", type=Path, help="print the table of earlier measurements")
+    arguments = parser.parse_args()
+    if arguments.source:
+        measured = json.loads(arguments.source.read_text())["measured_mb"]
+    else:
+        # Measurements already in --json are kept: a long calibration can go on where it stopped.
+        earlier = json.loads(arguments.json.read_text()) if arguments.json and arguments.json.exists() else {}
+        measured, seconds = earlier.get("measured_mb", {}), earlier.get("seconds", {})
+        for name in arguments.points or [name for name in BY_NAME if name not in measured]:
+            measured[name], seconds[name] = measure_peak_mb(BY_NAME[name])
+            print(f"{name}: {measured[name]:,.0f} MB peak, {seconds[name]:.0f} s, load {os.getloadavg()[0]:.2f}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            if arguments.json:
+                points = {name: asdict(BY_NAME[name]) for name in measured}
+                record = {"measured_mb": measured, "seconds": seconds, "points": points}
+                arguments.json.write_text(json.dumps(record, indent=1))
+    print_table(table_rows(measured))
+    if len(measured) >= 3:
+        runtime_mb, copies, factor = fit_machine_constants(measured)
+        print(
+            f"least-squares fit: TRAINING_RUNTIME_MB {runtime_mb:.0f}, WEIGHT_COPIES_BYTES_PER_PARAM {copies:.1f}, "
+            f"ACTIVATION_FACTOR {factor:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
