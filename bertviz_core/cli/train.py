@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import warnings
@@ -21,6 +22,7 @@ from bertviz_core.memory import check_training_fits
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
 from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
+from bertviz_core.model.distributed import TF_CONFIG, DistributedTraining, read_tf_config
 from bertviz_core.model.training import train_classifier
 from bertviz_core.settings import TrainSettings
 
@@ -60,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
                      help="larger tables are sampled down to this many rows (stratified, with --seed)")  # fmt: skip
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    train.add_argument(
+        "--distributed", action="store_true",
+        help="train one model with the other workers named in TF_CONFIG (MultiWorkerMirroredStrategy); "
+        "run the same command on every worker, --batch-size being the global batch; only the chief "
+        "(task 0) writes --out",
+    )  # fmt: skip
     train.set_defaults(handler=run_train)
 
     predict = subparsers.add_parser(
@@ -129,6 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder to save the model in.")
+    distributed = _start_distributed(settings) if getattr(args, "distributed", False) else None
     if args.checkpoint:
         fixed = [
             MODEL_FIELD[name].option
@@ -143,9 +152,19 @@ def run_train(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="bertviz-checkpoint-") as folder:
             checkpoint = open_checkpoint(args.checkpoint, folder, Path(args.checkpoint).name)
             config = checkpoint.model_config(values["seq_len"])
-            return _train_and_save(args, config, settings, out, checkpoint)
+            return _train_and_save(args, config, settings, out, checkpoint, distributed)
     config = ModelConfig(**values, pos_num=values["seq_len"], encoder_only=True)
-    return _train_and_save(args, config, settings, out, None)
+    return _train_and_save(args, config, settings, out, None, distributed)
+
+
+def _start_distributed(settings: TrainSettings) -> DistributedTraining:
+    """``--distributed``: TF_CONFIG checked, then the strategy started before any other TensorFlow work."""
+    from bertviz_core.model import distributed
+
+    setup = read_tf_config(os.environ.get(TF_CONFIG))
+    setup.check_batch(settings.batch_size)  # before the strategy, which waits for the other workers
+    quiet_tensorflow()
+    return distributed.start(setup)
 
 
 def _train_and_save(
@@ -154,11 +173,13 @@ def _train_and_save(
     settings: TrainSettings,
     out: Path,
     checkpoint: CheckpointFiles | None,
+    distributed: DistributedTraining | None = None,
 ) -> int:
     rows = _read_rows(args)
     dataset, text_column, label_column = rows.dataset, rows.text_column, rows.label_column
     check_training_fits(config, len(dataset.class_names), settings.batch_size)  # before any progress line
-    if not args.json:
+    chief = distributed is None or distributed.setup.is_chief
+    if not args.json and chief:
         print(
             f"Training on {len(dataset.texts):,} rows: text '{text_column}', label '{label_column}', "
             f"classes {', '.join(dataset.class_names)}.",
@@ -174,9 +195,23 @@ def _train_and_save(
         settings,
         None if args.json else _StderrProgress(settings.epochs),
         checkpoint=checkpoint,
+        distributed=distributed,
     )
-    save_bundle(bundle, out)
+    if distributed is None:
+        save_bundle(bundle, out)
+    else:
+        with distributed.output_folder(out) as folder:  # the chief's is out, the others' a scratch folder
+            save_bundle(bundle, folder)
+        distributed.barrier()
     report = train_report(bundle, out, text_column, label_column, dataset.notes)
+    if not chief:
+        report["out"] = None  # nothing of this worker's is kept
+        if not args.json:
+            print(
+                f"Worker {distributed.setup.rank} of {distributed.setup.workers} finished; the chief saved the model.",
+                file=sys.stderr,
+            )
+            return 0
     if args.json:
         print(json.dumps(report))
     else:

@@ -33,7 +33,7 @@ from typing import Any
 
 import psutil
 
-from bertviz_core.errors import MemoryGuardError, UserError
+from bertviz_core.errors import JobError, MemoryGuardError, UserError
 from bertviz_core.jobs.local import PoolStatus
 from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest
 from bertviz_core.jobs.queueing import (
@@ -454,4 +454,103 @@ class RayPool:
         estimate_waits(running, queued, self.max_workers)
 
 
-__all__ = ["RayPool"]
+# --- one training on several Ray workers (MultiWorkerMirroredStrategy) ---------------------------
+class _TrainingWorker:
+    """One worker of a multi-worker training, as a Ray actor: a process of its own, so that its
+    TensorFlow has run nothing before the strategy is created (Ray reuses task workers, whose
+    TensorFlow may have trained already)."""
+
+    def address(self) -> str:
+        """Where the other workers reach this one: its machine's address and a free port there."""
+        from bertviz_core.model.distributed import free_port
+
+        host = ray.util.get_node_ip_address()
+        return f"[{host}]:{free_port()}" if ":" in host else f"{host}:{free_port()}"  # IPv6 in brackets
+
+    def train(self, tf_config: str, kind: str, inputs: dict[str, Any]) -> tuple[str, Any, list[dict]]:
+        import os
+
+        from bertviz_core.jobs.worker import lower_priority, run_task
+
+        # Niceness rather than SCHED_IDLE: the workers move in lockstep, so one starved worker would
+        # stall them all, and TensorFlow's coordination service counts a long silence as a lost worker.
+        os.environ["BERTVIZ_WORKER_PRIORITY"] = "nice"
+        lower_priority()
+        os.environ["TF_CONFIG"] = tf_config  # read by tasks.train, before TensorFlow runs anything
+        events: list[dict] = []
+
+        class _Collected:  # the chief's progress events, returned with the outcome
+            def emit(self, event: dict) -> None:
+                events.append(event)
+
+            def should_stop(self) -> bool:
+                return False  # a group stops by ending its actors (see model/distributed.py)
+
+        outcome, payload = run_task(kind, {**inputs, "distributed": True}, _Collected())
+        return outcome, payload, events
+
+
+_TrainingWorkerActor = ray.remote(_TrainingWorker)
+
+
+def train_distributed(request: JobRequest, workers: int, timeout_seconds: float | None = None) -> dict:
+    """Run a training ``request`` (``requests.training_request``) as one model on ``workers`` Ray
+    actors under MultiWorkerMirroredStrategy, each given its ``TF_CONFIG``; Ray must be running here
+    (``ray_cluster.start_or_join`` or a ``RayPool``).
+
+    Each actor asks for one CPU and the request's memory, so Ray spreads them over machines with
+    room; their addresses are their machines' with a free port each. Returns the chief's result
+    (metrics and folder; its ``metrics["distributed"]`` says how many workers and steps) plus
+    ``events`` (the chief's progress) and ``worker_results``. Raises JobError with one sentence when a
+    worker fails or the group is not done within ``timeout_seconds`` (the request's time limit by
+    default); the actors are ended either way. Not through ``RayPool.submit``: no place in line,
+    progress arrives at the end, and a stop means ending the actors.
+    """
+    if request.kind != "train":
+        raise UserError(f"Only training jobs run on several workers, not {request.kind!r} jobs.")
+    if workers < 1:
+        raise UserError(f"A distributed training needs at least one worker, not {workers}.")
+    from bertviz_core.model.distributed import ClusterSetup
+
+    timeout = request.time_limit_seconds if timeout_seconds is None else timeout_seconds
+    options = {"num_cpus": 1, "memory": int(request.memory_mb) * MIB, "max_restarts": 0}
+    actors = [_TrainingWorkerActor.options(**options).remote() for _ in range(workers)]
+    try:
+        started = time.monotonic()
+        try:
+            addresses = tuple(ray.get([actor.address.remote() for actor in actors], timeout=timeout))
+        except ray_errors.GetTimeoutError:
+            raise JobError(
+                f"The cluster did not find room for {workers} training workers (one CPU and "
+                f"{request.memory_mb:,} MB each) within {timeout:.0f} s; use fewer workers or a larger cluster."
+            ) from None
+        runs = [
+            actor.train.remote(
+                ClusterSetup({"worker": addresses}, "worker", index).to_tf_config(),
+                request.kind,
+                request.inputs,
+            )
+            for index, actor in enumerate(actors)
+        ]
+        try:
+            outcomes = ray.get(runs, timeout=max(1.0, timeout - (time.monotonic() - started)))
+        except ray_errors.GetTimeoutError:
+            raise JobError(
+                f"The distributed training did not finish within {timeout:.0f} s, so its workers were ended."
+            ) from None
+        except ray_errors.RayError as error:
+            raise JobError(
+                f"A worker of the distributed training was lost ({type(error).__name__}); try again, "
+                "and check the cluster's memory."
+            ) from None
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+    failed = [payload for outcome, payload, _ in outcomes if outcome != "done"]
+    if failed:
+        raise JobError(failed[0])
+    _, chief_result, chief_events = outcomes[0]
+    return {**chief_result, "events": chief_events, "worker_results": [payload for _, payload, _ in outcomes]}
+
+
+__all__ = ["RayPool", "train_distributed"]

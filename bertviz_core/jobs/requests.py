@@ -13,6 +13,7 @@ from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import Dataset
 from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest
 from bertviz_core.memory import (
+    TF_BASELINE_MB,
     estimated_build_mb,
     explanation_job_mb,
     prediction_job_mb,
@@ -20,6 +21,7 @@ from bertviz_core.memory import (
     training_job_mb,
 )
 from bertviz_core.settings import TrainSettings
+from bertviz_core.timing import MEASURE_RATE_KIND, MEASURE_SECONDS
 
 # For estimates of a job's length before it reports its own pace: training's measured rate on the
 # benchmark's reference model on 2 cores (README: about 45 GFLOP/s achieved), rounded down, and the
@@ -40,9 +42,11 @@ def training_request(
     folder: Path,
     owner: str = "",
     checkpoint: tuple[Path, str] | None = None,
+    distributed: bool = False,
 ) -> JobRequest:
     """``checkpoint``: the folder and name of an unpacked checkpoint to start from (``config`` is then
-    its ``model_config``)."""
+    its ``model_config``). ``distributed``: run as one worker of a multi-worker training, the
+    ``TF_CONFIG`` of each worker's process saying which (``ray_backend.train_distributed`` runs it)."""
     classes = len(dataset.class_names)
     expected = expected_training_seconds(config, classes, len(dataset.texts), settings)
     return JobRequest(
@@ -56,6 +60,7 @@ def training_request(
             "settings": settings.to_dict(),
             "folder": str(folder),
             "checkpoint": {"folder": str(checkpoint[0]), "name": checkpoint[1]} if checkpoint else None,
+            "distributed": distributed,
         },
         memory_mb=training_job_mb(config, classes, settings.batch_size),
         owner=owner,
@@ -129,5 +134,18 @@ def build_request(config: ModelConfig, owner: str = "") -> JobRequest:
         owner=owner,
         interactive=True,
         time_limit_seconds=300.0,
+        expected_seconds=10.0,
+    )
+
+
+def machine_rate_request(seconds: float | None = None) -> JobRequest:
+    """Measure this machine's matrix-product rate (``tasks.measure_rate``), once per server: no
+    owner, since every visitor's predictions share it."""
+    return JobRequest(
+        kind=MEASURE_RATE_KIND,
+        inputs={"seconds": MEASURE_SECONDS if seconds is None else float(seconds)},
+        memory_mb=TF_BASELINE_MB + 50,  # TensorFlow and three 4 MB matrices
+        interactive=True,
+        time_limit_seconds=120.0,
         expected_seconds=10.0,
     )

@@ -64,6 +64,11 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     Inputs: ``texts``, ``labels``, ``class_names``, ``label_ids`` (the training rows), ``config`` and
     ``settings`` (as dicts), ``folder``, and ``checkpoint`` (``{"folder", "name"}`` of an unpacked
     checkpoint to start from, or None). Result: the metrics and the folder.
+
+    With ``distributed`` true, this process is one worker of a multi-worker training whose
+    ``TF_CONFIG`` is in the environment (``model.distributed``): it must run in a fresh process, every
+    worker gets the same inputs, the batch size is the global batch, and only the chief saves into
+    ``folder`` (the others' result has ``folder`` None).
     """
     from bertviz_core.arithmetic.config import ModelConfig
     from bertviz_core.data.rows import Dataset
@@ -71,6 +76,11 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
+    distributed = None
+    if inputs.get("distributed"):  # first: the strategy must come before any TensorFlow operation
+        from bertviz_core.model import distributed as multi_worker
+
+        distributed = multi_worker.start(multi_worker.setup_from_environment())
     dataset = Dataset(
         texts=tuple(inputs["texts"]),
         labels=tuple(inputs["labels"]),
@@ -88,10 +98,20 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     stage = "Loading the checkpoint" if checkpoint else "Building the model"
     progress.emit({"type": "stage", "text": f"{stage} and tracing the training step..."})
     bundle = train_classifier(
-        dataset, config, settings, _TrainingReporter(progress, settings.epochs), checkpoint=checkpoint
+        dataset,
+        config,
+        settings,
+        _TrainingReporter(progress, settings.epochs),
+        checkpoint=checkpoint,
+        distributed=distributed,
     )
-    folder = save_bundle(bundle, inputs["folder"])
-    return {"metrics": bundle.metrics, "folder": str(folder)}
+    if distributed is None:
+        folder = save_bundle(bundle, inputs["folder"])
+        return {"metrics": bundle.metrics, "folder": str(folder)}
+    with distributed.output_folder(inputs["folder"]) as folder:
+        save_bundle(bundle, folder)
+    distributed.barrier()
+    return {"metrics": bundle.metrics, "folder": str(folder) if distributed.setup.is_chief else None}
 
 
 def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:
@@ -198,6 +218,16 @@ def probe(inputs: dict[str, Any], progress: Progress) -> dict:
     return {"steps": done, "pid": os.getpid(), "stopped": progress.should_stop(), "held_mb": len(held) >> 20}
 
 
+def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
+    """This machine's fp32 matrix-product rate (``timing.measure_machine_rate``), for the predicted
+    training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second`` and the load
+    average at the end (the machine may be shared)."""
+    from bertviz_core.timing import MEASURE_SECONDS, measure_machine_rate
+
+    rate = measure_machine_rate(seconds=float(inputs.get("seconds", MEASURE_SECONDS)))
+    return {"flops_per_second": rate, "load_average": os.getloadavg()[0]}
+
+
 TASKS = {
     "train": train,
     "pretrain": pretrain,
@@ -205,4 +235,5 @@ TASKS = {
     "predict": predict,
     "explain": explain,
     "probe": probe,
+    "measure_rate": measure_rate,  # timing.MEASURE_RATE_KIND
 }

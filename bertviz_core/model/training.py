@@ -16,6 +16,7 @@ Each call builds its own model: two jobs in one process can train at the same ti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -34,6 +35,7 @@ from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import CheckpointFiles
 from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities, build_classifier
+from bertviz_core.model.distributed import DistributedTraining
 from bertviz_core.settings import TrainSettings
 
 # What every epoch record holds (``epoch`` counts from 1).
@@ -146,7 +148,12 @@ def _progress_callback_class() -> type:
 # - Several batches per graph call (``steps_per_execution`` 4, 8, 16): within the noise (280-340
 #   for every value), since the progress callback already leaves batch logs on the device.
 # - Keras' fused legacy Adam and XLA auto-clustering of element-wise operations only: no gain.
-# So the step runs as a plain TensorFlow graph.
+# - The feed-forward GELU (get_model's feed_forward_activation), alternated in one process against
+#   keras-bert's own eight-op form, outputs within 3e-7: ``tf.nn.gelu(approximate=True)`` 1.00 x
+#   (grappler's remapper cannot fuse it: keras-position-wise-feed-forward reshapes between MatMul
+#   and BiasAdd, and training keeps the pre-activation for the gradient); x * sigmoid(2z) 1.00 x;
+#   the GELU alone as an XLA function 0.86 x. TF_NUM_INTEROP_THREADS=1 against 2: within the noise.
+# So the step runs as a plain TensorFlow graph, with keras-bert's own GELU.
 
 
 def _validator(
@@ -187,6 +194,7 @@ def train_classifier(
     settings: TrainSettings | None = None,
     callbacks: TrainingProgress | Any | None = None,
     checkpoint: CheckpointFiles | None = None,
+    distributed: DistributedTraining | None = None,
 ) -> ClassifierBundle:
     """Train keras-bert's encoder plus a softmax head on ``dataset``.
 
@@ -194,6 +202,10 @@ def train_classifier(
     texts honestly. From a ``checkpoint``, the model is the checkpoint's at ``config.seq_len`` and
     the vocabulary is the checkpoint's own. Raises TrainingError (one sentence) for anything the
     user can change.
+
+    ``distributed``: this process's part of a multi-worker run (``distributed.start``, called before
+    any TensorFlow operation); ``settings.batch_size`` is then the global batch, split between the
+    workers, and only the chief reports progress (see ``model.distributed``).
     """
     settings = settings or TrainSettings()
     config = config.with_changes(encoder_only=True)
@@ -209,6 +221,9 @@ def train_classifier(
             "a classifier needs at least two."
         )
     check_training_fits(config, len(class_names), settings.batch_size)
+    if distributed is not None:  # multi-worker: see model/distributed.py
+        distributed.check_batch(settings.batch_size)
+        callbacks = distributed.progress(callbacks)
     try:
         split = encode_split(
             dataset,
@@ -235,21 +250,29 @@ def train_classifier(
         class_names,
     )
     tf = runtime.tensorflow()
-    model = build_classifier(config, len(class_names), seed=settings.seed, checkpoint=checkpoint)
+    # Multi-worker: variables created and compiled in the strategy's scope are mirrored on every worker.
+    with distributed.scope() if distributed is not None else contextlib.nullcontext():
+        model = build_classifier(config, len(class_names), seed=settings.seed, checkpoint=checkpoint)
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+            loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+            jit_compile=False,  # measured slower here: see the comment above _validator
+        )
     batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-        jit_compile=False,  # measured slower here: see the comment above _validator
-    )
     validate, probabilities_of = _validator(tf, model, val_encoded.token_ids, val_labels)
+    train_batches = _batches(
+        tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed
+    )
+    if distributed is not None:
+        validate = distributed.agreed(validate)  # every worker takes the same early-stopping decisions
+        train_batches = distributed.shard(train_batches)
     progress = _progress_callback_class()(
         callbacks, batches_per_epoch, len(train_idx), settings.patience, validate
     )
     started = time.perf_counter()
     model.fit(
-        _batches(tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed),
+        train_batches,
         epochs=settings.epochs,
         callbacks=[progress],
         verbose=0,
@@ -292,6 +315,10 @@ def train_classifier(
             "token_lengths": train_encoded.token_lengths.tolist(),
         },
     }
+    if distributed is not None:
+        metrics["distributed"] = distributed.summary(
+            int(model.optimizer.iterations.numpy()), settings.batch_size
+        )
     return ClassifierBundle(
         model=model,
         vocabulary=vocabulary,

@@ -1,0 +1,185 @@
+"""Predicted training time on this machine: its matrix-product rate, measured once per server.
+
+The rate is a short job in a worker process (``jobs.tasks.measure_rate``, about 1.5 s of products
+after TensorFlow's import there), started by the first page that needs it and shared by every
+session. A page never waits for it: until it is known the section says so, and a fragment reruns
+the page when the figure arrives. The arithmetic is ``bertviz_core.timing``'s.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import streamlit as st
+
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.data.rows import stratified_split
+from bertviz_core.errors import UserError
+from bertviz_core.jobs.protocol import DONE, Job
+from bertviz_core.jobs.requests import machine_rate_request
+from bertviz_core.settings import TrainSettings
+from bertviz_core.text import escape_markdown
+from bertviz_core.timing import predict_epoch_seconds, steady_epoch_seconds
+from bertviz_ui.jobs import pool
+
+RETRY_SECONDS = 120.0  # after a failed measurement, the next try waits this long
+WAIT_SECONDS = 1.0  # how often a waiting page looks again
+EXPLORER_CLASSES = 2  # the explorer has no data: a two-class head (its cost is negligible anyway)
+MEASURING = (
+    "Measuring this machine's matrix-product speed (a second or two in a worker process, once per server)..."
+)
+
+
+class _MachineRate:
+    """The server's measured rate, or the job measuring it (thread-safe: sessions are threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._job: Job | None = None
+        self.rate: float | None = None
+        self.error: str | None = None
+        self._failed_at = 0.0
+
+    def get(self) -> float | None:
+        """The rate in FLOP/s, or None while it is measured (starting the measurement if needed)."""
+        with self._lock:
+            if self.rate is not None:
+                return self.rate
+            if self._job is None and time.monotonic() - self._failed_at >= RETRY_SECONDS:
+                try:
+                    self._job = pool().submit(machine_rate_request())
+                except UserError as error:
+                    self._failed(str(error))
+                    return None
+            if self._job is None:
+                return None
+            snapshot = self._job.snapshot()
+            if not snapshot.is_over:
+                return None
+            self._job = None
+            if snapshot.state == DONE and (snapshot.result or {}).get("flops_per_second", 0) > 0:
+                self.rate, self.error = float(snapshot.result["flops_per_second"]), None
+            else:
+                self._failed(snapshot.error or "the measurement was stopped")
+            return self.rate
+
+    def measuring(self) -> bool:
+        with self._lock:
+            return self._job is not None
+
+    def _failed(self, error: str) -> None:
+        self.error, self._failed_at = error.rstrip("."), time.monotonic()
+
+
+@st.cache_resource
+def _machine_rate() -> _MachineRate:
+    return _MachineRate()
+
+
+def machine_rate() -> float | None:
+    """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown."""
+    holder = _machine_rate()
+    rate = holder.get()
+    if rate is None:
+        if holder.measuring():
+            st.fragment(_waiting, run_every=WAIT_SECONDS)()
+        elif holder.error:
+            st.caption(
+                f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
+                f"the prediction will try again in {RETRY_SECONDS / 60:.0f} minutes."
+            )
+    return rate
+
+
+def _waiting() -> None:
+    if not _machine_rate().measuring():
+        st.rerun()  # the whole page, which now shows the prediction
+    st.caption(":material/timer: " + MEASURING)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 0.8 s, 42 s, 12 min, 3.5 h, 9 days."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} days"
+
+
+def training_time_section(config: ModelConfig, batch_size: int) -> None:
+    """The explorer's "Training time on this machine": seconds per epoch for a number of texts."""
+    st.subheader("Training time on this machine")
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    texts = left.number_input("Texts per epoch", min_value=1, max_value=10_000_000, value=2000, step=500,
+                              key="explorer_timing_texts")  # fmt: skip
+    rate = machine_rate()
+    if rate is None:
+        return
+    prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)
+    right.metric(
+        "Predicted time per epoch",
+        duration(prediction.seconds),
+        help=f"{prediction.seconds:,.2f} s: training this encoder with a two-class head on {int(texts):,} texts "
+        f"of {config.seq_len:,} tokens, batch {batch_size:,}, once warm (the first epoch also traces the "
+        "training step and takes longer).",
+    )
+    st.caption(escape_markdown(prediction.explanation()) + ".")
+
+
+def split_sizes(label_ids, val_share: float, seed: int) -> tuple[int, int] | None:
+    """(training rows, validation rows) as training will split them; None if it cannot split."""
+    try:
+        train, validation = stratified_split(label_ids, val_share, seed)
+    except UserError:
+        return None
+    return len(train), len(validation)
+
+
+def training_prediction(config: ModelConfig, classes: int, settings: TrainSettings, label_ids) -> None:
+    """Before Train: the predicted seconds per epoch of this model, batch size and rows."""
+    sizes = split_sizes(label_ids, settings.val_share, settings.seed)
+    if sizes is None:
+        return
+    rate = machine_rate()
+    if rate is None:
+        return
+    prediction = predict_epoch_seconds(config, classes, settings.batch_size, sizes[0], rate, sizes[1])
+    st.caption(
+        f":material/timer: Predicted on this machine: about **{duration(prediction.seconds)} per epoch** "
+        f"({sizes[0]:,} training texts in batches of {settings.batch_size:,}, then {sizes[1]:,} validation "
+        f"texts); the first epoch also traces the training step and takes longer. "
+        + escape_markdown(prediction.explanation())
+        + "."
+    )
+
+
+def measured_against_predicted(config: ModelConfig, classes: int, settings: dict, metrics: dict) -> None:
+    """After training: the measured seconds of the warm epochs against the prediction."""
+    batch, history = int(settings.get("batch_size", 0) or 0), metrics.get("history") or []
+    train, validation = int(metrics.get("train_samples", 0)), int(metrics.get("val_samples", 0))
+    rate = machine_rate()
+    if rate is None or batch < 1 or not history:
+        return
+    predicted = predict_epoch_seconds(config, classes, batch, train, rate, validation).seconds
+    steady = steady_epoch_seconds(history)
+    if steady is None:
+        st.caption(
+            f":material/timer: Predicted {duration(predicted)} per epoch; only the first epoch ran "
+            f"({duration(float(history[0]['seconds']))}, which also traces the training step), so there is "
+            "no warm epoch to compare with."
+        )
+        return
+    measured, epochs = steady
+    which = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}, median"
+    ratio = predicted / measured if measured > 0 else math.inf
+    st.caption(
+        f":material/timer: Measured {duration(measured)} per epoch ({which}; the first, "
+        f"{duration(float(history[0]['seconds']))}, also traced the training step) against "
+        f"{duration(predicted)} predicted: predicted / measured = {ratio:.2f}."
+    )
