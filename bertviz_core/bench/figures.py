@@ -248,6 +248,7 @@ def training_figures(epochs: int) -> dict:
         "train_val_accuracy": result.metrics["val_accuracy"],
         "peak_rss_mb": peak.peak_mb,
         "train_epochs": len(recorder.records),
+        "train_parameters": result.metrics["parameters"],
     }
 
 

@@ -26,10 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--training-only", action="store_true", help="only the training figures and the matmul peak (MFU)"
     )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="training only, alternated with the same run through Hugging Face transformers on PyTorch "
+        "(optional: pip install -r requirements-peer.txt)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --peer: rounds of ours and the peer's (default 3)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.peer:
+        return run_peer(args)
     from bertviz_core.bench import figures
 
     results = figures.run(quick=args.quick, training_only=args.training_only)
@@ -44,4 +59,39 @@ def run(args: argparse.Namespace) -> int:
             met = value >= limit if direction == ">=" else value <= limit
             shown += f"   (target {direction} {limit:,}: {'met' if met else 'NOT met'})"
         print(f"{key:<40} {shown}")
+    return 0
+
+
+def run_peer(args: argparse.Namespace) -> int:
+    """Ours and the peer's, alternated in fresh processes: both medians and their ratio."""
+    from bertviz_core.bench import peer
+    from bertviz_core.errors import UserError
+
+    if args.rounds < 1:
+        raise UserError(f"--rounds must be at least 1, not {args.rounds}; give a positive number.")
+    peer.require_peer()
+    results = peer.compare(rounds=args.rounds, epochs=2 if args.quick else 4)
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"samples per second: {results['train_samples_per_second_definition']}")
+    for index, (ours, theirs, ratio, mfu) in enumerate(
+        zip(results["ours_samples_per_second"], results["peer_samples_per_second"], results["ratios"],
+            results["train_mfu"], strict=True),
+        start=1,
+    ):  # fmt: skip
+        print(
+            f"round {index}: ours {ours:,.0f}   peer {theirs:,.0f}   ratio {ratio:.2f}   train_mfu {mfu:.2f}"
+        )
+    print(
+        f"median: ours {results['ours_median']:,.0f}   peer {results['peer_median']:,.0f}   "
+        f"ratio {results['ratio_median']:.2f}   (target >= 1.0, aim 1.5)"
+    )
+    print(
+        f"parameters: ours {results['ours_parameters']:,}   peer {results['peer_parameters']:,} "
+        f"(transformers' pooler adds {results['peer_extra_parameters_expected']:,})"
+    )
+    print(
+        f"load average: {results['load_average_at_start']:.2f} at start, {results['load_average_at_end']:.2f} at end"
+    )
     return 0
