@@ -31,3 +31,19 @@ def figure_row(figures: Sequence[Figure], key: str) -> None:
         cell.metric(figure.label, figure.value, help=figure.help)
         if figure.caption:
             cell.caption(figure.caption)
+
+
+# The layer table's columns, most telling first, with the widths (px) that keep the first four
+# readable without scrolling where the table is 820 px wide (1280 px screens, sidebar open); the
+# long "Connected to" comes last, where scrolling reaches it.
+LAYER_TABLE_WIDTHS = {"Layer (type)": 390, "Param #": 100, "Output Shape": 190, "Component": 120,
+                      "Formula": 260, "Connected to": 260}  # fmt: skip
+KEY_LAYER_COLUMNS = ("Layer (type)", "Param #", "Output Shape", "Component")
+
+
+def layer_table_columns(columns: Sequence[str]) -> dict:
+    """``st.dataframe`` arguments for a layer table with these ``columns``: order and widths."""
+    order = [name for name in LAYER_TABLE_WIDTHS if name in columns]
+    config = {name: st.column_config.Column(width=LAYER_TABLE_WIDTHS[name]) for name in order}
+    config["Param #"] = st.column_config.NumberColumn(format="localized", width=LAYER_TABLE_WIDTHS["Param #"])
+    return {"column_order": order, "column_config": config}

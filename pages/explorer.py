@@ -25,13 +25,21 @@ from bertviz_core.arithmetic.params import (
 from bertviz_core.charts import explorer as charts
 from bertviz_core.data.export import to_safe_csv
 from bertviz_core.errors import MemoryGuardError, UserError
-from bertviz_core.memory import check_build_fits, estimated_build_mb
+from bertviz_core.memory import (
+    MACHINE_FORMULA,
+    check_build_fits,
+    estimated_build_mb,
+    explorer_training_memory,
+)
 from bertviz_core.text import escape_markdown, format_bytes, format_count, format_flops, format_short_count
+from bertviz_ui.compare import comparison_section, pin_bar
 from bertviz_ui.controls import change, model_controls
-from bertviz_ui.figures import Figure, figure_row
+from bertviz_ui.figures import Figure, figure_row, layer_table_columns
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.real_model import real_report, recently_built
 from bertviz_ui.session import explorer_state, share_model
+from bertviz_ui.timing import training_time_section
+from bertviz_ui.tour import notebook_tour
 
 enter_through_app()
 
@@ -110,6 +118,8 @@ def notes(state) -> None:
 
 def headline(config: ModelConfig, batch: int) -> None:
     params, memory, work = total_params(config), costs.memory(config, batch_size=batch), costs.compute(config)
+    # The training figure is the training page's own: this model fine-tuned as a 2-class classifier.
+    training = explorer_training_memory(config, batch)
     # A row that wraps instead of five fixed columns: at 1024 px five columns cut every figure
     # ("110,106…"); here each figure is as wide as it needs and moves to the next line when needed.
     figures = (
@@ -117,9 +127,11 @@ def headline(config: ModelConfig, batch: int) -> None:
          f"≈ {format_short_count(params)} · {'bare encoder' if config.encoder_only else 'with MLM + NSP heads'}"),
         ("Weights", format_bytes(memory.weights_bytes["fp32"]), "fp32, 4 bytes each",
          f"fp32 · fp16 {format_bytes(memory.weights_bytes['fp16'])} · int8 {format_bytes(memory.weights_bytes['int8'])}"),
-        ("Training memory", format_bytes(memory.training_bytes), "Adam in fp32",
-         f"Adam, batch {batch:,}: {format_bytes(memory.adam_state_bytes)} weights, gradients and "
-         f"moments + {format_bytes(memory.activation_bytes)} activations"),
+        ("Training memory", f"{training.total_mb:,} MB",
+         "Peak memory of a process training this model as the training page does: its encoder (MLM and NSP "
+         "heads left out, positions = sequence length) with a 2-class softmax on [CLS], Adam in fp32. "
+         "Calibrated on real training runs on this kind of machine (within 15 %).",
+         f"as a classifier, batch {batch:,}: theory {training.theory_mb:,} MB + this machine {training.machine_mb:,} MB"),
         ("Forward FLOPs", format_flops(work.forward, short=True), f"{work.forward:,} FLOPs",
          f"per sequence of {config.seq_len:,} tokens"),
         ("Training FLOPs", format_flops(work.training, short=True), f"{work.training:,} FLOPs",
@@ -128,19 +140,26 @@ def headline(config: ModelConfig, batch: int) -> None:
     figure_row([Figure(*figure) for figure in figures], key="explorer_headline")
     with st.expander("The formulas behind these figures"):
         st.caption(explain.notation(config, batch))
+        state = training.weights + training.gradients + training.adam_moments
         results = {
             "params": f"{params:,} parameters",
             "weights": f"{memory.weights_bytes['fp32']:,} bytes in fp32",
-            "training_state": f"{memory.adam_state_bytes:,} bytes",
-            "activations": f"{memory.activation_bytes:,} bytes for batch {batch:,}",
+            "training_state": f"{state:,} bytes for the {training.parameters:,} parameters trained",
+            "activations": f"{training.activations:,} bytes for batch {batch:,} (the encoder's)",
             "forward_flops": f"{work.forward:,} FLOPs",
             "training_flops": f"{work.training:,} FLOPs",
         }
         for key, formula in costs.FORMULAS.items():
             st.markdown(f"**{FORMULA_TITLES[key]}**: {escape_markdown(formula)} = **{results[key]}**")
+        st.markdown(
+            f"**What this machine adds**: {escape_markdown(MACHINE_FORMULA)} = **{training.machine_mb:,} MB**; "
+            f"training memory = theory {training.theory_mb:,} MB + {training.machine_mb:,} MB = "
+            f"**{training.total_mb:,} MB**"
+        )
         st.caption(
             "A multiply-add counts as 2 FLOPs and only matrix products are counted; memory counts "
-            "fp32 activations kept for the backward pass."
+            "fp32 activations kept for the backward pass. Training memory is for the model the training "
+            "page trains from this one (the encoder and a 2-class head); MB are MiB."
         )
 
 
@@ -175,8 +194,7 @@ def layer_table_section(config: ModelConfig) -> None:
         "would print, plus where each layer belongs and how its count is worked out."
     )
     frame = layer_table(config)
-    st.dataframe(frame, hide_index=True, height=320,
-                 column_config={"Param #": st.column_config.NumberColumn(format="localized")})  # fmt: skip
+    st.dataframe(frame, hide_index=True, height=320, **layer_table_columns(frame.columns))
     st.caption(f"{len(frame):,} layers · total {total_params(config):,} parameters")
     real_model_section(config)
 
@@ -216,8 +234,8 @@ def real_model_section(config: ModelConfig) -> None:
         for difference in verdict.get("differences", []):
             st.text(difference)
     with st.expander("The real model's table (from the built model)"):
-        st.dataframe(pd.DataFrame(summary_table(verdict.get("real_layers", []))), hide_index=True, height=320,
-                     column_config={"Param #": st.column_config.NumberColumn(format="localized")})  # fmt: skip
+        real = pd.DataFrame(summary_table(verdict.get("real_layers", [])))
+        st.dataframe(real, hide_index=True, height=320, **layer_table_columns(real.columns))
 
 
 def explanations(config: ModelConfig) -> None:
@@ -271,9 +289,13 @@ st.caption(
     "worked out by arithmetic as you move the controls; nothing is built unless you ask."
 )
 preset_pills()
+notebook_tour()
 bert_config_opener()
 notes(state)
 headline(config, batch_size)
+training_time_section(config, batch_size)
+pin_bar(state)
+comparison_section(state, batch_size)
 chart_tabs(config)
 layer_table_section(config)
 explanations(config)

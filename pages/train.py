@@ -36,6 +36,7 @@ from bertviz_ui.jobs import pool
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.session import remembered, shared_model
 from bertviz_ui.start_from import SCRATCH, Start, start_section
+from bertviz_ui.timing import measured_against_predicted, training_prediction
 from bertviz_ui.training_inputs import load_model, setting, settings_boxes
 
 enter_through_app()
@@ -163,11 +164,13 @@ def training_section(rows: TrainingRows, source: str, start: Start, settings: Tr
     except UserError as error:
         st.error(md(error))
         return
+    # The same breakdown as the explorer's "Training memory" figure: one model, one figure.
     st.caption(
-        f"{need.parameters:,} parameters. Training needs about {need.total_mb:,} MB (Adam keeps 16 bytes "
-        f"per parameter, plus activations for a batch of {settings.batch_size}); this app allows {budget:,} MB "
-        "per training, which runs in a worker process of its own."
+        f"{need.parameters:,} parameters. Training needs about {need.total_mb:,} MB of the {budget:,} MB this "
+        f"app allows per training, which runs in a worker process of its own.  \n{md(need.theory_sentence())}  \n"
+        f"{md(need.machine_sentence())}"
     )
+    training_prediction(config, len(rows.dataset.class_names), settings, rows.dataset.label_ids)
     if training_run.running():
         training_run.live_panel(settings.epochs)
     elif st.button("Train", type="primary", icon=":material/model_training:", key="train_start"):
@@ -260,6 +263,7 @@ def results_section(run: training_run.TrainedRun) -> None:
     st.plotly_chart(
         charts.training_curves(history, epochs=saved.settings.get("epochs")), key="train_result_curves"
     )
+    measured_against_predicted(saved.config, len(saved.class_names), saved.settings, metrics)
     left, right = st.columns(2)
     left.plotly_chart(charts.confusion_matrix_heatmap(metrics["confusion_matrix"], saved.class_names),
                       key="train_confusion")  # fmt: skip

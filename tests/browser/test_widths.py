@@ -38,3 +38,17 @@ def test_no_token_figure_of_the_training_page_is_cut_off(page, wait_for_run, wid
     page.wait_for_timeout(300)
     assert "of 5,000" in values.first.inner_text()
     assert page.evaluate(CUT_OFF_JS) == [], width
+
+
+def test_the_layer_tables_key_columns_fit_at_1280(page, wait_for_run) -> None:
+    """At 1280 px (sidebar open) the layer table is wide enough for its key columns, which come first,
+    so the layer names, counts, shapes and components read without scrolling sideways."""
+    from bertviz_ui.figures import KEY_LAYER_COLUMNS, LAYER_TABLE_WIDTHS
+
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto("/")
+    wait_for_run(page)
+    table = page.get_by_test_id("stDataFrame").first
+    table.scroll_into_view_if_needed()
+    needed = sum(LAYER_TABLE_WIDTHS[name] for name in KEY_LAYER_COLUMNS)
+    assert table.bounding_box()["width"] >= needed

@@ -1,0 +1,203 @@
+"""The explorer's latency in a real browser, side by side with a bare Streamlit app.
+
+Usage (from the repository root): ``python tools/latency_bench.py [--changes 15] [--json]``.
+
+Starts two servers itself: ``streamlit run app.py`` and a bare app holding one number box and one
+metric, Streamlit's own floor for the same interaction. In Debian's Chromium (Playwright), it types
+a new vocabulary size into each app's number box, presses Enter and times until the new total is
+on screen; the changes alternate between the two apps so that a busy machine slows both alike.
+It also times the cold start: a fresh server's first visit, from opening the URL to the explorer's
+last headline figure, and the same for the training page's data preview.
+
+Prints the medians, their ratio (target: the explorer within 1.5x of the bare app) and the cold
+start figures. Needs the test requirements (playwright) and /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
+from bertviz_core.arithmetic.params import total_params  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FINISHED_RUN_SELECTOR  # noqa: E402
+
+BARE_APP = """
+import streamlit as st
+
+vocab = st.number_input("Vocabulary size", 1, 1_000_000, 30522, step=1)
+st.metric("Parameters", f"{vocab * 768:,}")
+"""
+BARE_MULTIPLIER = 768
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(script: Path, cwd: Path) -> Iterator[tuple[str, float]]:
+    """A ``streamlit run`` server; yields its URL and the seconds it took to answer its health check."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.perf_counter() - started > 90:
+                raise RuntimeError(f"streamlit did not serve {script}")
+            time.sleep(0.05)
+        yield url, time.perf_counter() - started
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def _wait_finished(page) -> None:
+    page.wait_for_selector(FINISHED_RUN_SELECTOR, timeout=120_000)
+
+
+def _type_and_time(page, box, value: int, expected: str) -> float:
+    """Milliseconds from pressing Enter with ``value`` in ``box`` to ``expected`` in a metric."""
+    box.fill(str(value))
+    started = time.perf_counter()
+    box.press("Enter")
+    page.wait_for_function(
+        "expected => Array.from(document.querySelectorAll('[data-testid=\"stMetricValue\"]'))"
+        ".some(element => element.innerText.trim() === expected)",
+        arg=expected, polling="raf", timeout=60_000,
+    )  # fmt: skip
+    return (time.perf_counter() - started) * 1000
+
+
+def cold_start(browser) -> dict:
+    """A freshly started server: the explorer's first visit, then the training page's preview."""
+    figures = {}
+    with serve(REPO_ROOT / "app.py", REPO_ROOT) as (url, health_seconds):
+        figures["server_start_seconds"] = health_seconds
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        started = time.perf_counter()
+        page.goto(url + "/")
+        page.get_by_test_id("stMetricValue").nth(4).wait_for(timeout=120_000)
+        _wait_finished(page)
+        figures["explorer_first_visit_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        page.goto(url + "/train")
+        page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
+        _wait_finished(page)
+        figures["train_page_first_visit_seconds"] = time.perf_counter() - started
+        page.close()
+    # Streamlit's own floor for a first visit: a fresh server with the bare app.
+    with tempfile.TemporaryDirectory() as folder:
+        bare_script = Path(folder) / "bare.py"
+        bare_script.write_text(BARE_APP)
+        with serve(bare_script, Path(folder)) as (url, _):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            started = time.perf_counter()
+            page.goto(url + "/")
+            page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+            _wait_finished(page)
+            figures["bare_app_first_visit_seconds"] = time.perf_counter() - started
+            page.close()
+    figures["explorer_first_visit_over_bare"] = (
+        figures["explorer_first_visit_seconds"] / figures["bare_app_first_visit_seconds"]
+    )
+    return figures
+
+
+def latency(browser, changes: int) -> dict:
+    values = [1000 + 997 * step for step in range(changes)]
+    with tempfile.TemporaryDirectory() as folder:
+        bare_script = Path(folder) / "bare.py"
+        bare_script.write_text(BARE_APP)
+        with (
+            serve(REPO_ROOT / "app.py", REPO_ROOT) as (app_url, _),
+            serve(bare_script, Path(folder)) as (bare_url, _),
+        ):
+            explorer = browser.new_page(viewport={"width": 1280, "height": 900})
+            bare = browser.new_page(viewport={"width": 1280, "height": 900})
+            explorer.goto(app_url + "/")
+            _wait_finished(explorer)
+            bare.goto(bare_url + "/")
+            _wait_finished(bare)
+            explorer_box = explorer.get_by_label("Exact vocabulary size")
+            bare_box = bare.get_by_label("Vocabulary size")
+            timings: dict[str, list[float]] = {"explorer": [], "bare": []}
+            for index, value in enumerate([800, *values]):  # the first change of each warms up
+                expected = f"{total_params(ModelConfig(vocab=value)):,}"
+                explorer_ms = _type_and_time(explorer, explorer_box, value, expected)
+                bare_ms = _type_and_time(bare, bare_box, value, f"{value * BARE_MULTIPLIER:,}")
+                if index:
+                    timings["explorer"].append(explorer_ms)
+                    timings["bare"].append(bare_ms)
+    explorer_ms, bare_ms = statistics.median(timings["explorer"]), statistics.median(timings["bare"])
+    return {
+        "explorer_change_ms_p50": explorer_ms,
+        "bare_app_change_ms_p50": bare_ms,
+        "explorer_over_bare": explorer_ms / bare_ms,
+        "changes": changes,
+        "explorer_change_ms": [round(ms, 1) for ms in timings["explorer"]],
+        "bare_app_change_ms": [round(ms, 1) for ms in timings["bare"]],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--skip-cold", action="store_true", help="only the side-by-side latency")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    results = {"load_average_at_start": os.getloadavg()[0]}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            if not args.skip_cold:
+                results.update(cold_start(browser))
+            results.update(latency(browser, args.changes))
+        finally:
+            browser.close()
+    results["load_average_at_end"] = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for key, value in results.items():
+            if isinstance(value, list):
+                continue
+            shown = f"{value:,.3g}" if isinstance(value, float) else str(value)
+            print(f"{key:<36} {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
