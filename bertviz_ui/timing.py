@@ -42,12 +42,13 @@ class _MachineRate:
         self.error: str | None = None
         self._failed_at = 0.0
 
-    def get(self) -> float | None:
-        """The rate in FLOP/s, or None while it is measured (starting the measurement if needed)."""
+    def get(self, start: bool = True) -> float | None:
+        """The rate in FLOP/s, or None while it is measured (starting the measurement if needed and
+        ``start``; without it, None until someone has asked for a measurement)."""
         with self._lock:
             if self.rate is not None:
                 return self.rate
-            if self._job is None and time.monotonic() - self._failed_at >= RETRY_SECONDS:
+            if start and self._job is None and time.monotonic() - self._failed_at >= RETRY_SECONDS:
                 try:
                     self._job = pool().submit(machine_rate_request())
                 except UserError as error:
@@ -78,10 +79,11 @@ def _machine_rate() -> _MachineRate:
     return _MachineRate()
 
 
-def machine_rate() -> float | None:
-    """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown."""
+def machine_rate(start: bool = True) -> float | None:
+    """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
+    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn)."""
     holder = _machine_rate()
-    rate = holder.get()
+    rate = holder.get(start)
     if rate is None:
         if holder.measuring():
             st.fragment(_waiting, run_every=WAIT_SECONDS)()
@@ -118,8 +120,16 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
     left, right = st.columns([1, 3], vertical_alignment="center")
     texts = left.number_input("Texts per epoch", min_value=1, max_value=10_000_000, value=2000, step=500,
                               key="explorer_timing_texts")  # fmt: skip
-    rate = machine_rate()
+    # Measured on request here: on the explorer's first visit of a fresh server, a worker importing
+    # TensorFlow beside the first render took it from 6.8 s to 10.5 s (the training page, which warms
+    # a worker anyway, starts the measurement by itself).
+    rate = machine_rate(start=st.session_state.get("explorer_timing_asked", False))
     if rate is None:
+        if not _machine_rate().measuring() and not _machine_rate().error:
+            right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",
+                         on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
+                         help="A second or two of matrix products in a worker process, once per server; "
+                         "every page then predicts training times from it.")  # fmt: skip
         return
     prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)
     right.metric(

@@ -57,6 +57,8 @@ def test_explorer_shows_the_predicted_epoch_time() -> None:
     assert not app.exception, [element.value for element in app.exception]
     assert any(header.value == "Training time on this machine" for header in app.subheader)
     assert app.number_input(key="explorer_timing_texts").value == 2000
+    if not any(m.label == "Predicted time per epoch" for m in app.metric):  # not measured yet: on request
+        app.button(key="explorer_timing_measure").click().run()
 
     def metric(page: AppTest):
         return next((m for m in page.metric if m.label == "Predicted time per epoch"), None)
