@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import statistics
 
-import numpy as np
 import pytest
 
 from bertviz_core import timing
@@ -186,17 +185,11 @@ class _RateAroundEpochs:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_real_training_takes_about_the_predicted_time() -> None:
-    from bertviz_core.bench.figures import synthetic_rows
-    from bertviz_core.data.rows import Dataset
+    from bertviz_core.bench.figures import synthetic_dataset
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
-    texts, labels = synthetic_rows(512, seed=2)
-    names = ("negative", "positive")
-    dataset = Dataset(
-        texts=tuple(texts), labels=tuple(labels), class_names=names,
-        label_ids=np.array([names.index(label) for label in labels], dtype=np.int64), notes=(),
-    )  # fmt: skip
+    dataset = synthetic_dataset(512, seed=2)
     config = ModelConfig(vocab=2000, seq_len=32, pos_num=32, embed_dim=64, heads=2, layers=2, ff_dim=256)
     settings = TrainSettings(epochs=3, batch_size=32, learning_rate=1e-3, val_share=0.1, seed=0, patience=3)
     around = _RateAroundEpochs()

@@ -67,17 +67,12 @@ class _Records:
 
 
 def measure(name: str, model: dict, batch: int, rows: int, epochs: int) -> dict:
-    from bertviz_core.bench.figures import synthetic_rows
-    from bertviz_core.data.rows import Dataset
+    from bertviz_core.bench.figures import synthetic_dataset
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
-    texts, labels = synthetic_rows(rows, seed=1)
-    names = tuple(sorted(set(labels)))
-    dataset = Dataset(
-        texts=tuple(texts), labels=tuple(labels), class_names=names,
-        label_ids=np.array([names.index(label) for label in labels], dtype=np.int64), notes=(),
-    )  # fmt: skip
+    dataset = synthetic_dataset(rows, seed=1)
+    names = dataset.class_names
     settings = TrainSettings(
         epochs=epochs, batch_size=batch, learning_rate=1e-3, val_share=VAL_SHARE, seed=0, patience=epochs
     )

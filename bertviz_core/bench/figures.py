@@ -200,6 +200,18 @@ def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def synthetic_dataset(rows: int, seed: int = 0):
+    """``synthetic_rows`` as the ``Dataset`` training takes (classes sorted by name)."""
+    from bertviz_core.data.rows import Dataset
+
+    texts, labels = synthetic_rows(rows, seed)
+    class_names = tuple(sorted(set(labels)))
+    return Dataset(
+        texts=tuple(texts), labels=tuple(labels), class_names=class_names,
+        label_ids=np.array([class_names.index(label) for label in labels], dtype=np.int64), notes=(),
+    )  # fmt: skip
+
+
 @dataclass
 class _EpochRecorder:
     records: list
@@ -217,16 +229,10 @@ TRAIN_THROUGHPUT_DEFINITION = (
 
 def training_figures(epochs: int) -> dict:
     """Train the reference configuration; figures from the epochs after the first (tracing)."""
-    from bertviz_core.data.rows import Dataset
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
-    texts, labels = synthetic_rows(REFERENCE_ROWS)
-    class_names = tuple(sorted(set(labels)))
-    dataset = Dataset(
-        texts=tuple(texts), labels=tuple(labels), class_names=class_names,
-        label_ids=np.array([class_names.index(label) for label in labels], dtype=np.int64), notes=(),
-    )  # fmt: skip
+    dataset = synthetic_dataset(REFERENCE_ROWS)
     settings = TrainSettings(
         epochs=epochs, batch_size=REFERENCE_BATCH, learning_rate=1e-3, val_share=0.1, seed=0, patience=epochs
     )

@@ -84,15 +84,9 @@ def extra_peer_parameters(config: ModelConfig) -> int:
 
 def reference_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Train and validation ids and labels of the reference run, tokenised as ``train_classifier`` does."""
-    from bertviz_core.data.rows import Dataset
     from bertviz_core.data.tokens import encode_split
 
-    texts, labels = figures.synthetic_rows(figures.REFERENCE_ROWS)
-    class_names = tuple(sorted(set(labels)))
-    dataset = Dataset(
-        texts=tuple(texts), labels=tuple(labels), class_names=class_names,
-        label_ids=np.array([class_names.index(label) for label in labels], dtype=np.int64), notes=(),
-    )  # fmt: skip
+    dataset = figures.synthetic_dataset(figures.REFERENCE_ROWS)
     config = figures.REFERENCE_CONFIG
     split = encode_split(dataset, config.vocab, config.seq_len, 0.1, 0)
     return split.train.token_ids, split.train_labels, split.validation.token_ids, split.validation_labels
