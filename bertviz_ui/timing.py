@@ -79,14 +79,21 @@ def _machine_rate() -> _MachineRate:
     return _MachineRate()
 
 
-def machine_rate(start: bool = True) -> float | None:
+def machine_rate(start: bool = True, follow: bool = False) -> float | None:
     """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
-    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn)."""
+    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn).
+
+    ``follow``: while it is measured, a fragment looks every second and reruns the page when the
+    figure arrives. Only where the visitor asked for it: a rerun nobody asked for can swallow a click
+    or a number being typed (browser tests lost a Train click that way), so elsewhere the figure
+    appears with the visitor's next change."""
     holder = _machine_rate()
     rate = holder.get(start)
     if rate is None:
-        if holder.measuring():
+        if holder.measuring() and follow:
             st.fragment(_waiting, run_every=WAIT_SECONDS)()
+        elif holder.measuring():
+            st.caption(":material/timer: " + MEASURING + " The prediction appears with your next change.")
         elif holder.error:
             st.caption(
                 f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
@@ -123,7 +130,8 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
     # Measured on request here: on the explorer's first visit of a fresh server, a worker importing
     # TensorFlow beside the first render took it from 6.8 s to 10.5 s (the training page, which warms
     # a worker anyway, starts the measurement by itself).
-    rate = machine_rate(start=st.session_state.get("explorer_timing_asked", False))
+    asked = st.session_state.get("explorer_timing_asked", False)
+    rate = machine_rate(start=asked, follow=asked)
     if rate is None:
         if not _machine_rate().measuring() and not _machine_rate().error:
             right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",

@@ -345,7 +345,10 @@ def sizing_caption(settings: dict[str, int]) -> list[str]:
     )
     batch = settings.get("train_batch_size", 32)
     parameters = estimate_training_memory(config, 2, batch).parameters
-    return [f"{parameters:,} parameters.", f"for a batch of {batch})"]
+    return [
+        f"{parameters:,} parameters.",
+        f"for a batch of {batch:,} =",
+    ]  # memory.TrainingMemory.theory_sentence
 
 
 def single_box(visitor: Visitor, key: str):
@@ -567,7 +570,11 @@ def test_closing_the_tab_mid_training_stops_the_training(browser, harness, tmp_p
 
             assert until_true(training_ended, 60), harness.read_jobs_log(jobs_log)
             ended_after_s = round(time.monotonic() - closed_at, 1)
-            finished = next(line for line in harness.read_jobs_log(jobs_log) if line["event"] == "finished")
+            finished = next(
+                line
+                for line in harness.read_jobs_log(jobs_log)
+                if line["event"] == "finished" and line["kind"] == "train"
+            )
             assert until_true(lambda: not worker_processes(server), 60), "a worker stayed after the job ended"
             workers_gone_after_s = round(time.monotonic() - closed_at, 1)
             rss_after = watch.tree_mb()
@@ -584,7 +591,8 @@ def test_closing_the_tab_mid_training_stops_the_training(browser, harness, tmp_p
         "active_sessions_after_close": sessions_after,
     }
     write_report("closed_tab", figures)
-    assert workers_training == 1 and rss_training > rss_idle_server + 300, (
+    # One worker trains; the page's once-per-server rate measurement may still hold a second.
+    assert 1 <= workers_training <= 2 and rss_training > rss_idle_server + 300, (
         figures
     )  # TensorFlow was in a worker
     assert finished["state"] == "done" and finished["stopped"], figures  # stopped, keeping its best epoch
