@@ -24,7 +24,9 @@ def test_no_headline_figure_is_cut_off(page, wait_for_run, width, height) -> Non
         values = page.get_by_test_id("stMetricValue")
         values.nth(4).wait_for()
         page.wait_for_timeout(300)  # the row's layout settles after the last figure arrives
-        assert values.count() == 5, link
+        # Five headline figures, and a sixth (the predicted epoch time) once this server has measured
+        # its speed, which other tests of the session may have asked for.
+        assert values.count() in (5, 6), link
         assert page.evaluate(CUT_OFF_JS) == [], (link, width)
 
 
