@@ -89,7 +89,6 @@ def collect() -> None:
         st.session_state[_NOTICE] = snapshot.error or "The training was stopped."
     else:
         st.session_state.pop(_NOTICE, None)
-        st.session_state.pop("train_run_choice", None)  # show the new run
 
 
 def finished_runs() -> list[StoredRun]:

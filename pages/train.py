@@ -190,7 +190,9 @@ def choose_run(runs: list[StoredRun]) -> StoredRun:
         return runs[0]
     compare_section(runs)
     labels = {run.run_id: f"{training_run.finished_at(run)} · {run.record.get('source', '')}" for run in runs}
-    chosen = st.selectbox("Run", list(labels), format_func=labels.get, key="train_run_choice",
+    # Keyed by the newest run: when a training finishes, the page shows it (and compares it), whatever
+    # was picked before; a widget keeps its value while its options change.
+    chosen = st.selectbox("Run", list(labels), format_func=labels.get, key=f"train_run_choice_{runs[0].run_id}",
                           help="Every run you finished lately; the results, predictions and downloads below are of this one.")  # fmt: skip
     return next(run for run in runs if run.run_id == chosen)
 
@@ -204,7 +206,7 @@ def compare_section(runs: list[StoredRun]) -> None:
                      column_config={name: st.column_config.NumberColumn(format="%.3f")
                                     for name in ("val accuracy", "macro F1", "TF-IDF baseline")})  # fmt: skip
         picked = st.multiselect("Runs on the chart", list(labels), default=list(labels)[:2], format_func=labels.get,
-                                key="train_compare_runs")  # fmt: skip
+                                key=f"train_compare_runs_{runs[0].run_id}")  # fmt: skip
         histories = {
             labels[item.run_id]: item.saved.metrics["history"] for item in trained if item.run_id in picked
         }

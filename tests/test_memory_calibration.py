@@ -2,7 +2,7 @@
 
 ``CALIBRATION`` is ``tools/memory_calibration.py``'s table: each grid point trained for real, in a
 fresh process through ``python3 -m bertviz_core train`` on the reviews sample (2 classes), its peak
-resident memory read from the child's own ``ru_maxrss``. Measured 2026-12-02 on
+resident memory read from the child's own high-water mark (``VmHWM``). Measured 2026-12-02 on
 this 2-core machine, 2 epochs each, while other jobs ran (load average 2-16).
 Re-run the tool and update this table whenever the training code, TensorFlow or the machine
 constants of ``bertviz_core.memory`` change; the last test re-measures one point so the table

@@ -9,7 +9,7 @@ Usage, from the repository root::
 
 Each grid point trains for real in a fresh process through the command line
 (``python3 -m bertviz_core train``, the same code as the app's training worker) on the shipped
-reviews sample; the peak resident memory is the child's own ``ru_maxrss`` from ``os.wait4``.
+reviews sample; the peak resident memory is the child's own high-water mark (``VmHWM``), which it reports as it exits.
 The table is what ``tests/test_memory_calibration.py`` holds as data: refit the machine constants
 of ``bertviz_core.memory`` and update that table whenever the training code or TensorFlow changes.
 """
@@ -81,11 +81,26 @@ GRID = (
 BY_NAME = {point.name: point for point in GRID}
 
 
+# The child runs the command line and, on its way out, reports the high-water mark of its own address
+# space. ``ru_maxrss`` (from ``wait4`` or ``RUSAGE_SELF``) would not do: Linux carries the parent's
+# peak across fork and exec into it, so a child of a 1.3 GB pytest process "peaks" at 1.3 GB.
+CHILD = """
+import runpy, sys
+sys.argv = ["bertviz_core", *sys.argv[1:]]
+try:
+    runpy.run_module("bertviz_core", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    print(f"PEAK_KB {peak}", file=sys.stderr, flush=True)
+"""
+
+
 def measure_peak_mb(point: GridPoint, epochs: int | None = None) -> tuple[float, float]:
     """Train ``point`` in a fresh process; its peak resident memory in MB (MiB) and the seconds it took."""
     with tempfile.TemporaryDirectory() as folder:
         command = [
-            sys.executable, "-m", "bertviz_core", "train", str(SAMPLE), "--out", folder,
+            sys.executable, "-c", CHILD, "train", str(SAMPLE), "--out", folder,
             "--vocab", str(point.vocab), "--seq-len", str(point.seq_len), "--embed-dim", str(point.embed_dim),
             "--heads", str(point.heads), "--layers", str(point.layers), "--ff-dim", str(point.ff_dim),
             "--batch-size", str(point.batch), "--epochs", str(epochs or point.epochs),
@@ -93,16 +108,15 @@ def measure_peak_mb(point: GridPoint, epochs: int | None = None) -> tuple[float,
         ]  # fmt: skip
         environment = {**os.environ, "BERTVIZ_MEMORY_BUDGET_MB": str(CALIBRATION_BUDGET_MB)}
         started = time.perf_counter()
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=environment,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-        # wait4 gives this child's own peak, unlike RUSAGE_CHILDREN (the largest of every child so far).
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        errors = child.stderr.read().decode(errors="replace") if child.stderr else ""
+        child = subprocess.run(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, errors="replace", check=False)  # fmt: skip
         seconds = time.perf_counter() - started
         if child.returncode != 0:
-            raise RuntimeError(f"training {point.name} failed ({child.returncode}): {errors[-2000:]}")
-        return usage.ru_maxrss / 1024, seconds  # Linux reports kilobytes
+            raise RuntimeError(f"training {point.name} failed ({child.returncode}): {child.stderr[-2000:]}")
+        peaks = [line.split()[1] for line in child.stderr.splitlines() if line.startswith("PEAK_KB ")]
+        if not peaks:
+            raise RuntimeError(f"training {point.name} did not report its peak: {child.stderr[-2000:]}")
+        return int(peaks[-1]) / 1024, seconds  # /proc reports kilobytes
 
 
 def table_rows(measured: dict[str, float]) -> list[dict]:
@@ -148,7 +162,7 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         print(f"{row['config']:58} {row['batch']:>5} {row['seq']:>4} {row['theory_mb']:>7,} {row['machine_mb']:>7,} "
               f"{row['estimate_mb']:>8,} {row['measured_mb']:>8,} {row['ratio']:>8.3f}")  # fmt: skip
-    print("(MB = MiB; measured: peak resident memory of the training process, ru_maxrss)")
+    print("(MB = MiB; measured: peak resident memory of the training process, VmHWM)")
 
 
 def main() -> None:

@@ -102,6 +102,19 @@ def _read(connection: Connection, inbox: queue.Queue, running: dict) -> None:
                 return
 
 
+def _warm_up() -> None:
+    """The imports every training pays once per worker: TensorFlow with keras-bert, and the
+    scikit-learn parts that score it (about 2 s, paid otherwise after the last epoch). A tiny
+    warm-up training was measured as well: it took 7-9 s of CPU and saved the first real run only
+    1-2 s, as tracing a visitor's model is per model, so it was not kept."""
+    from bertviz_core.model import runtime
+
+    runtime.keras_bert()
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+
 def serve(connection: Connection) -> None:
     lower_priority()  # before any thread starts: they inherit it
     inbox: queue.Queue = queue.Queue()
@@ -110,10 +123,8 @@ def serve(connection: Connection) -> None:
     connection.send(("ready", os.getpid()))
     while True:
         message = inbox.get()
-        if message[0] == "warm":  # a job will likely come: pay for TensorFlow's import now
-            from bertviz_core.model import runtime
-
-            runtime.keras_bert()
+        if message[0] == "warm":  # a job will likely come: pay the first job's one-time costs now
+            _warm_up()
             continue
         if message[0] != "run":
             return

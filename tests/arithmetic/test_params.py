@@ -47,7 +47,7 @@ def assert_matches_real_build(config: ModelConfig, tf) -> None:
         tf.keras.backend.clear_session()  # tests only: the app never clears the shared session
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config=small_configs())
 def test_every_layer_matches_real_keras_bert(config: ModelConfig, tf) -> None:
     assert_matches_real_build(config, tf)

@@ -163,8 +163,10 @@ def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(app_folder: Path) -> Iterator[str]:
-    """One app server for the whole browser-test session; idle workers leave after 5 s."""
-    environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG), "BERTVIZ_WORKER_IDLE_SECONDS": "5"}
+    """One app server for the whole browser-test session, with the app's own pool settings (idle
+    workers leave after 20 s): a training a few steps after another finds its worker warm, as a
+    visitor's would. (At 5 s nearly every training of the suite paid TensorFlow's import again.)"""
+    environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG)}
     with serve_app(app_folder / "server.log", env=environment) as base_url:
         yield base_url
 

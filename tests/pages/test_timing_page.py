@@ -50,6 +50,11 @@ def _captions(app: AppTest) -> list[str]:
 
 
 def test_explorer_shows_the_predicted_epoch_time() -> None:
+    from bertviz_ui.timing import _machine_rate
+
+    # A server that has not measured yet (AppTest's pages share one process-wide cache, and an earlier
+    # training page may have measured or be measuring): the explorer measures only on request.
+    _machine_rate.clear()
     app = AppTest.from_file(str(REPO_ROOT / "pages" / "explorer.py"), default_timeout=60)
     app.query_params.update({"vocab": "5000", "seq_len": "64", "pos_num": "64", "embed_dim": "128",
                              "heads": "2", "layers": "2", "ff_dim": "512"})  # fmt: skip
@@ -57,8 +62,9 @@ def test_explorer_shows_the_predicted_epoch_time() -> None:
     assert not app.exception, [element.value for element in app.exception]
     assert any(header.value == "Training time on this machine" for header in app.subheader)
     assert app.number_input(key="explorer_timing_texts").value == 2000
-    if not any(m.label == "Predicted time per epoch" for m in app.metric):  # not measured yet: on request
-        app.button(key="explorer_timing_measure").click().run()
+    assert not any(m.label == "Predicted time per epoch" for m in app.metric)
+    assert not any("Measuring this machine" in caption for caption in _captions(app))  # not by itself
+    app.button(key="explorer_timing_measure").click().run()
 
     def metric(page: AppTest):
         return next((m for m in page.metric if m.label == "Predicted time per epoch"), None)
