@@ -7,6 +7,7 @@ Nothing here imports TensorFlow: a real build runs only on request, in another p
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -44,6 +45,14 @@ from bertviz_ui.tour import notebook_tour
 enter_through_app()
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+# The new figures paint before the charts redraw. Chromium runs Plotly's redraw of a changed chart
+# (about 220 ms for the per-layer chart here) before it paints anything that arrived with it, so
+# totals sent a few milliseconds ahead of the charts still waited for them. A short pause after the
+# headline lets the browser paint it first; the script thread sleeps, no CPU is spent, and a newer
+# change interrupts the run at the next element as before. tools/latency_bench.py, typing a new
+# vocabulary size until the new total shows: 2.26-2.29x a bare Streamlit app without the pause,
+# 1.58x with 30 ms, 1.34-1.55x with 60 ms before the charts, 1.27-1.28x with 100 ms.
+FIGURES_FIRST_SECONDS = 0.1
 CHART_TABS = ["Per layer", "Per component", "Per block", "Growth", "Sequence length"]
 FORMULA_TITLES = {
     "params": "Parameters",
@@ -293,6 +302,7 @@ notebook_tour()
 bert_config_opener()
 notes(state)
 headline(config, batch_size)
+time.sleep(FIGURES_FIRST_SECONDS)
 training_time_section(config, batch_size)
 pin_bar(state)
 comparison_section(state, batch_size)
