@@ -10,7 +10,8 @@ It also times the cold start: a fresh server's first visit, from opening the URL
 last headline figure, and the same for the training page's data preview.
 
 Prints the medians, their ratio (target: the explorer within 1.5x of the bare app) and the cold
-start figures. Needs the test requirements (playwright) and /usr/bin/chromium.
+start figures. ``--first-epoch`` adds the first training on a fresh server: from pressing Train with
+the default settings until epoch 1 is reported, at once and after 15 s on the page. Needs the test requirements (playwright) and /usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -134,6 +135,27 @@ def cold_start(browser) -> dict:
     return figures
 
 
+FIRST_EPOCH_JS = "() => /Epoch 1: validation accuracy/.test(document.querySelector(\"[data-testid='stMain']\").innerText)"
+
+
+def first_training(browser, think_seconds: float) -> dict:
+    """A freshly started server: open the training page, wait ``think_seconds`` (a visitor reading the
+    settings; the page warms a worker meanwhile), press Train with the defaults, time until the
+    first epoch is reported."""
+    with serve(REPO_ROOT / "app.py", REPO_ROOT) as (url, _):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/train")
+        page.locator(".st-key-train_start button").wait_for(timeout=120_000)
+        _wait_finished(page)
+        time.sleep(think_seconds)
+        started = time.perf_counter()
+        page.locator(".st-key-train_start button").click()
+        page.wait_for_function(FIRST_EPOCH_JS, polling=100, timeout=300_000)
+        seconds = time.perf_counter() - started
+        page.close()
+    return {f"train_to_first_epoch_after_{think_seconds:.0f}s_seconds": seconds}
+
+
 def latency(browser, changes: int) -> dict:
     values = [1000 + 997 * step for step in range(changes)]
     with tempfile.TemporaryDirectory() as folder:
@@ -175,6 +197,9 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-cold", action="store_true", help="only the side-by-side latency")
+    parser.add_argument("--first-epoch", action="store_true",
+                        help="also time Train to the first epoch on fresh servers (default settings; at once, "
+                        "and after 15 s on the page)")  # fmt: skip
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -185,6 +210,9 @@ def main() -> int:
             if not args.skip_cold:
                 results.update(cold_start(browser))
             results.update(latency(browser, args.changes))
+            if args.first_epoch:
+                for think_seconds in (0.0, 15.0):
+                    results.update(first_training(browser, think_seconds))
         finally:
             browser.close()
     results["load_average_at_end"] = os.getloadavg()[0]
