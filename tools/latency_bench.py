@@ -135,7 +135,9 @@ def cold_start(browser) -> dict:
     return figures
 
 
-FIRST_EPOCH_JS = "() => /Epoch 1: validation accuracy/.test(document.querySelector(\"[data-testid='stMain']\").innerText)"
+FIRST_EPOCH_JS = (
+    "() => /Epoch 1: validation accuracy/.test(document.querySelector(\"[data-testid='stMain']\").innerText)"
+)
 
 
 def first_training(browser, think_seconds: float) -> dict:

@@ -242,7 +242,8 @@ def test_a_prediction_during_a_training_uses_the_finished_model_and_the_training
     wait_for_run(page)
     main = page.locator("[data-testid='stMain']").inner_text()
     assert "Training was stopped after" in main
-    assert page.locator("[class*='st-key-train_run_choice_']").count() == 1  # both runs are there to pick from
+    # Both runs are there to pick from (the picker's key names the newest run).
+    assert page.locator("[class*='st-key-train_run_choice_']").count() == 1
 
 
 def save_screenshot(page, path: Path) -> None:
