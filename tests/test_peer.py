@@ -65,11 +65,12 @@ def torch_missing(monkeypatch):
 
 
 def test_without_torch_the_bench_says_how_to_install_it(torch_missing, capsys):
-    assert peer.missing_peer_packages() == ["torch"]
+    missing = peer.missing_peer_packages()  # transformers too, where it is not installed either
+    assert missing[0] == "torch" and set(missing) <= {"torch", "transformers"}
     assert main(["bench", "--peer"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "Traceback" not in error
-    assert "torch" in error and "pip install -r requirements-peer.txt" in error
+    assert all(name in error for name in missing) and "pip install -r requirements-peer.txt" in error
 
 
 def test_the_peer_is_never_a_runtime_dependency(repo_root):

@@ -46,8 +46,9 @@ def missing_peer_packages() -> list[str]:
 def require_peer() -> None:
     missing = missing_peer_packages()
     if missing:
+        verb = "is" if len(missing) == 1 else "are"
         raise PeerMissingError(
-            f"The Hugging Face peer needs {' and '.join(missing)}, which is not installed; "
+            f"The Hugging Face peer needs {' and '.join(missing)}, which {verb} not installed; "
             f"install the optional benchmark packages with `pip install -r {PEER_REQUIREMENTS}`."
         )
 
