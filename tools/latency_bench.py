@@ -11,7 +11,8 @@ last headline figure, and the same for the training page's data preview.
 
 Prints the medians, their ratio (target: the explorer within 1.5x of the bare app) and the cold
 start figures. ``--first-epoch`` adds the first training on a fresh server: from pressing Train with
-the default settings until epoch 1 is reported, at once and after 15 s on the page. Needs the test requirements (playwright) and /usr/bin/chromium.
+the default settings until epoch 1 is reported, at once and after 15 s on the page. Needs the test
+requirements (playwright) and /usr/bin/chromium.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
 from bertviz_core.arithmetic.params import total_params  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FINISHED_RUN_SELECTOR  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FINISHED_RUN_SELECTOR, wait_for_epochs  # noqa: E402
 
 BARE_APP = """
 import streamlit as st
@@ -135,11 +136,6 @@ def cold_start(browser) -> dict:
     return figures
 
 
-FIRST_EPOCH_JS = (
-    "() => /Epoch 1: validation accuracy/.test(document.querySelector(\"[data-testid='stMain']\").innerText)"
-)
-
-
 def first_training(browser, think_seconds: float) -> dict:
     """A freshly started server: open the training page, wait ``think_seconds`` (a visitor reading the
     settings; the page warms a worker meanwhile), press Train with the defaults, time until the
@@ -152,7 +148,7 @@ def first_training(browser, think_seconds: float) -> dict:
         time.sleep(think_seconds)
         started = time.perf_counter()
         page.locator(".st-key-train_start button").click()
-        page.wait_for_function(FIRST_EPOCH_JS, polling=100, timeout=300_000)
+        wait_for_epochs(page, 1, 300_000)
         seconds = time.perf_counter() - started
         page.close()
     return {f"train_to_first_epoch_after_{think_seconds:.0f}s_seconds": seconds}
