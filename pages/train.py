@@ -18,6 +18,7 @@ from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.tokens import encode_texts, token_preview
 from bertviz_core.errors import UserError
 from bertviz_core.evaluation import tfidf_sentence
+from bertviz_core.jobs.requests import training_warm_up
 from bertviz_core.memory import (
     TRAINING_RUNTIME_MB,
     check_training_fits,
@@ -173,7 +174,10 @@ def training_section(rows: TrainingRows, source: str, start: Start, settings: Tr
     training_prediction(config, len(rows.dataset.class_names), settings, rows.dataset.label_ids)
     if training_run.running():
         training_run.live_panel(settings.epochs)
-    elif st.button("Train", type="primary", icon=":material/model_training:", key="train_start"):
+        return
+    if start.checkpoint is None:  # a worker builds and traces this model while the visitor reads
+        pool().prewarm(TRAINING_RUNTIME_MB, training_warm_up(config, len(rows.dataset.class_names), settings))
+    if st.button("Train", type="primary", icon=":material/model_training:", key="train_start"):
         training_run.start(rows.dataset, source, config, settings, start.checkpoint)
         st.rerun()
 

@@ -40,6 +40,7 @@ from bertviz_core.jobs.protocol import (
     STOPPED,
     Job,
     JobRequest,
+    WarmUp,
 )
 from bertviz_core.jobs.queueing import (
     OWNER_GRACE_SECONDS,
@@ -131,16 +132,42 @@ class LocalPool:
         self._wake()
         return job
 
-    def prewarm(self, runtime_mb: int) -> None:
-        """Start a worker that imports TensorFlow now, ahead of a job (a visitor who opens the training
-        page will likely train): when no worker is idle and ``runtime_mb`` fits beside the rest."""
+    def prewarm(self, runtime_mb: int, ahead: WarmUp | None = None) -> None:
+        """Get a worker ready ahead of a likely job (a visitor on the training page will likely train).
+
+        Without ``ahead``: start a worker that imports TensorFlow now, when no worker is idle and
+        ``runtime_mb`` fits beside the rest. With it: have an idle worker (or a new one, on the same
+        terms with ``ahead.memory_mb``) do that work, unless a worker already holds its affinity (that
+        worker's idle time then starts again: its visitor is still here). Nothing while jobs wait in
+        line: they need the CPU more.
+        """
         with self._lock:
-            idle = any(worker.job is None and worker.exit_sent is None for worker in self._workers)
-            if self._closed or idle or len(self._workers) >= self.max_workers or not self._fits(runtime_mb):
+            if self._closed or (ahead is not None and self._queue):
                 return
-            worker = WorkerProcess.start(self._environment)
-            worker.send(("warm",))
-            self._workers.append(worker)
+            now = time.monotonic()
+            if ahead is not None:
+                holder = next(
+                    (w for w in self._workers if w.holds(ahead.affinity) and w.exit_sent is None), None
+                )
+                if holder is not None:
+                    if holder.job is None:
+                        holder.idle_since = now
+                    return
+            idle = next((w for w in self._workers if w.job is None and w.exit_sent is None), None)
+            if idle is not None and ahead is None:
+                return
+            worker = idle
+            if worker is None:
+                need = runtime_mb if ahead is None else max(runtime_mb, ahead.memory_mb)
+                if len(self._workers) >= self.max_workers or not self._fits(need):
+                    return
+                worker = WorkerProcess.start(self._environment)
+                self._workers.append(worker)
+            if ahead is None:
+                worker.send(("warm",))
+            else:
+                worker.send(("warm", ahead.inputs))
+                worker.warming, worker.idle_since = ahead.affinity, now
         self._wake()
 
     def status(self) -> PoolStatus:
@@ -154,6 +181,11 @@ class LocalPool:
                 server_mb=self._server_mb(),
                 workers_mb=self._held_mb() - self._server_mb(),
             )
+
+    def kept(self) -> dict[int, list[str]]:
+        """By worker pid, the affinities of the traced models each says it keeps (tests, benchmarks)."""
+        with self._lock:
+            return {worker.pid: list(worker.affinities) for worker in self._workers}
 
     def worker_pids(self) -> list[int]:
         with self._lock:
@@ -236,6 +268,8 @@ class LocalPool:
             if worker.job is not None:
                 job = worker.job
                 worker.send(("run", job.id, job.request.kind, job.request.inputs))
+        elif kind == "holds":  # what it keeps now, after a warm-up or a job
+            worker.affinities, worker.warming = list(message[1]), ""
         elif kind == "event" and worker.job is not None and worker.job.id == message[1]:
             worker.job.add_event(message[2])
         elif kind in ("done", "failed") and worker.job is not None and worker.job.id == message[1]:
@@ -357,7 +391,11 @@ class LocalPool:
             if len(busy) >= self.max_workers:
                 return
             job = self._queue[0]
-            idle = next((w for w in self._workers if w.job is None and w.exit_sent is None), None)
+            idle_workers = [w for w in self._workers if w.job is None and w.exit_sent is None]
+            # One that holds what the job needs (a traced model of its shape), else any idle one.
+            idle = next((w for w in idle_workers if w.holds(job.request.affinity)), None) or next(
+                iter(idle_workers), None
+            )
             if not self._fits(job.request.memory_mb, replacing=idle):
                 spare = [w for w in self._workers if w.job is None and w.exit_sent is None and w is not idle]
                 if spare:  # an idle worker holds memory the job needs: let it go
@@ -371,7 +409,12 @@ class LocalPool:
             worker.job, worker.stop_sent = job, None
             job.mark_running()
             self._log.write(
-                "started", job, pid=worker.pid, warm=idle is not None, held_mb=round(self._held_mb())
+                "started",
+                job,
+                pid=worker.pid,
+                warm=idle is not None,
+                held_mb=round(self._held_mb()),
+                kept=worker.holds(job.request.affinity),
             )
             if worker.ready:
                 worker.send(("run", job.id, job.request.kind, job.request.inputs))

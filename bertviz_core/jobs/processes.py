@@ -35,6 +35,13 @@ class WorkerProcess:
     exit_sent: float | None = None
     resident_mb: float = 0.0  # resident set, shared library pages included
     shared_mb: float = 0.0  # of which file-backed pages other processes may map too (TensorFlow's libraries)
+    # The affinities of the traced models it keeps (model.prepared.Shelf), newest first, as it last
+    # said (its "holds" message), and the one a warm-up sent to it is making.
+    affinities: list[str] = field(default_factory=list)
+    warming: str = ""
+
+    def holds(self, affinity: str) -> bool:
+        return bool(affinity) and affinity in (self.warming, *self.affinities)
 
     @property
     def pid(self) -> int:

@@ -33,6 +33,8 @@ class JobRequest:
     may see it (a browser session); when the owner is gone, the job is stopped. ``interactive`` jobs
     (a prediction, a build to look at) are short and go ahead of trainings in the queue.
     ``expected_seconds`` is what the queue's estimates use until the job reports its own progress.
+    ``affinity`` names what a worker may already hold for it (a traced model of its shape,
+    ``model.prepared``): the pool gives the job to such a worker when one is idle.
     """
 
     kind: str
@@ -42,6 +44,18 @@ class JobRequest:
     interactive: bool = False
     time_limit_seconds: float = 3600.0
     expected_seconds: float = 60.0
+    affinity: str = ""
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """Work a worker may do ahead of a likely job, while the visitor still chooses: ``inputs`` for
+    the worker's ``("warm", inputs)`` (``jobs.worker``), the job's ``memory_mb``, and the ``affinity``
+    the worker has afterwards."""
+
+    inputs: dict[str, Any]
+    memory_mb: int
+    affinity: str
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import psutil
 
 from bertviz_core.errors import JobError, MemoryGuardError, UserError
 from bertviz_core.jobs.local import PoolStatus
-from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest
+from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest, WarmUp
 from bertviz_core.jobs.queueing import (
     OWNER_GRACE_SECONDS,
     STOP_GRACE_SECONDS,
@@ -188,10 +188,11 @@ class RayPool:
         self._wake.set()
         return job
 
-    def prewarm(self, runtime_mb: int) -> None:
-        """Nothing: Ray picks the worker for each task, so a warm-up task would load TensorFlow in a
-        worker the next job may not get, and hold a CPU meanwhile. Ray keeps its workers (with
-        TensorFlow loaded) after a job, so only the first job on each worker pays for the import."""
+    def prewarm(self, runtime_mb: int, ahead: WarmUp | None = None) -> None:
+        """Nothing: Ray picks the worker for each task, so a warm-up task would load TensorFlow (or
+        trace ``ahead``'s model) in a worker the next job may not get, and hold a CPU meanwhile. Ray
+        keeps its workers (with TensorFlow loaded, and the traced models ``tasks.SHELF`` keeps)
+        after a job, so only the first job on each worker pays for the import."""
 
     def status(self) -> PoolStatus:
         """Slots are the cluster's CPUs; busy ones are those Ray has handed out (to this pool or to

@@ -11,7 +11,7 @@ from pathlib import Path
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import Dataset
-from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest
+from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest, WarmUp
 from bertviz_core.memory import (
     TF_BASELINE_MB,
     estimated_build_mb,
@@ -20,6 +20,7 @@ from bertviz_core.memory import (
     pretraining_job_mb,
     training_job_mb,
 )
+from bertviz_core.model.prepared import Shape
 from bertviz_core.settings import TrainSettings
 from bertviz_core.timing import MEASURE_RATE_KIND, MEASURE_SECONDS
 
@@ -66,6 +67,26 @@ def training_request(
         owner=owner,
         time_limit_seconds=max(1800.0, 4 * expected),
         expected_seconds=expected,
+        affinity="" if checkpoint or distributed else Shape.of(config, classes, settings.seed).affinity(),
+    )
+
+
+def training_warm_up(config: ModelConfig, classes: int, settings: TrainSettings) -> WarmUp | None:
+    """What a worker may build and trace ahead of training ``config`` from scratch on ``classes``
+    classes with ``settings`` (``model.prepared``), or None for a model too big to keep."""
+    shape = Shape.of(config, classes, settings.seed)
+    if not shape.keepable:
+        return None
+    return WarmUp(
+        inputs={
+            "config": shape.config.to_dict(),
+            "classes": shape.classes,
+            "seed": shape.seed,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+        },
+        memory_mb=training_job_mb(config, classes, settings.batch_size),
+        affinity=shape.affinity(),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bertviz_core.errors import JobError
+from bertviz_core.model.prepared import Shape, Shelf
 
 
 class Progress(Protocol):
@@ -95,23 +96,48 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
         from bertviz_core.model.checkpoint import read_checkpoint
 
         checkpoint = read_checkpoint(inputs["checkpoint"]["folder"], inputs["checkpoint"]["name"])
-    stage = "Loading the checkpoint" if checkpoint else "Building the model"
-    progress.emit({"type": "stage", "text": f"{stage} and tracing the training step..."})
-    bundle = train_classifier(
-        dataset,
-        config,
-        settings,
-        _TrainingReporter(progress, settings.epochs),
-        checkpoint=checkpoint,
-        distributed=distributed,
-    )
+    if (
+        checkpoint is None
+        and distributed is None
+        and SHELF.holds(Shape.of(config, len(dataset.class_names), settings.seed))
+    ):
+        stage = "Resetting the model this worker has already built and traced..."
+    else:
+        stage = f"{'Loading the checkpoint' if checkpoint else 'Building the model'} and tracing the training step..."
+    progress.emit({"type": "stage", "text": stage})
+    reporter = _TrainingReporter(progress, settings.epochs)
     if distributed is None:
-        folder = save_bundle(bundle, inputs["folder"])
+        with SHELF.lending() as lender:  # the model goes back on the shelf once it is saved
+            bundle = train_classifier(
+                dataset, config, settings, reporter, checkpoint=checkpoint, models=lender
+            )
+            folder = save_bundle(bundle, inputs["folder"])
         return {"metrics": bundle.metrics, "folder": str(folder)}
+    bundle = train_classifier(
+        dataset, config, settings, reporter, checkpoint=checkpoint, distributed=distributed
+    )
     with distributed.output_folder(inputs["folder"]) as folder:
         save_bundle(bundle, folder)
     distributed.barrier()
     return {"metrics": bundle.metrics, "folder": str(folder) if distributed.setup.is_chief else None}
+
+
+# The traced classifiers this process keeps for the next training of the same shape (no TensorFlow
+# until one is built).
+SHELF = Shelf()
+
+
+def prepare(inputs: dict[str, Any]) -> None:
+    """Build and trace the classifier a training will likely need (``requests.training_warm_up``'s
+    inputs) and keep it for that training."""
+    shape = Shape.from_mapping(inputs)
+    if shape.keepable:
+        SHELF.warm(shape, int(inputs["batch_size"]), float(inputs["learning_rate"]))
+
+
+def holds() -> list[str]:
+    """The affinities of the traced models this process keeps (``jobs.protocol.JobRequest.affinity``)."""
+    return [shape.affinity() for shape in SHELF.shapes()]
 
 
 def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:

@@ -6,9 +6,11 @@ outcome over it, and exits when the pool says so or goes away. A stop request fo
 arrives on a reader thread and is seen by the job between two batches.
 
 Messages, pool to worker: ``("run", job_id, kind, inputs)``, ``("stop", job_id)``, ``("warm",)``
-(import TensorFlow now, before a job arrives), ``("exit",)``.
+(import TensorFlow now, before a job arrives), ``("warm", inputs)`` (that, then build and trace the
+model a training will likely need: ``tasks.prepare``), ``("exit",)``.
 Worker to pool: ``("ready", pid)``, ``("event", job_id, event)``, ``("done", job_id, result)``,
-``("failed", job_id, sentence)``. Both ends are this project's code; nothing a visitor sent is
+``("failed", job_id, sentence)``, ``("holds", affinities)`` (the traced models it keeps, after a
+warm-up or a job: ``tasks.holds``). Both ends are this project's code; nothing a visitor sent is
 ever unpickled here (their rows arrive as lists of strings inside ``inputs``).
 """
 
@@ -24,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bertviz_core.errors import UserError
-from bertviz_core.jobs.tasks import TASKS, Progress
+from bertviz_core.jobs.tasks import TASKS, Progress, holds, prepare
 
 NICENESS = 10  # where SCHED_IDLE is not allowed: still below the web server
 
@@ -115,6 +117,14 @@ def _warm_up() -> None:
     import sklearn.metrics  # noqa: F401
 
 
+def _prepare(inputs: dict[str, Any]) -> None:
+    """``tasks.prepare``; a failure costs the next job its head start, never the worker."""
+    try:
+        prepare(inputs)
+    except Exception:  # noqa: BLE001 - a bug: the server log gets it, the visitor nothing
+        traceback.print_exc(file=sys.stderr)
+
+
 def serve(connection: Connection) -> None:
     lower_priority()  # before any thread starts: they inherit it
     inbox: queue.Queue = queue.Queue()
@@ -125,6 +135,9 @@ def serve(connection: Connection) -> None:
         message = inbox.get()
         if message[0] == "warm":  # a job will likely come: pay the first job's one-time costs now
             _warm_up()
+            if len(message) > 1 and inbox.empty():  # a newer warm-up or a job waiting: skip to it
+                _prepare(message[1])
+                connection.send(("holds", holds()))
             continue
         if message[0] != "run":
             return
@@ -138,6 +151,7 @@ def serve(connection: Connection) -> None:
         outcome = (state, job_id, payload)
         try:
             connection.send(outcome)
+            connection.send(("holds", holds()))
         except (OSError, ValueError):  # the pool is gone: nobody is waiting for the outcome
             return
 

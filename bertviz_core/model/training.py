@@ -11,7 +11,8 @@ An epoch record's ``samples_per_second`` is training rows / seconds of the epoch
 batches (the validation pass after them excluded); ``seconds`` is the whole epoch, validation
 included. The first epoch also holds the tracing of the training step.
 
-Each call builds its own model: two jobs in one process can train at the same time.
+Each call has its own model (built, or lent by a ``prepared.Shelf``): two jobs in one process can
+train at the same time.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from bertviz_core.memory import check_training_fits
 from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import CheckpointFiles
-from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities, build_classifier
+from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities
 from bertviz_core.model.distributed import DistributedTraining
+from bertviz_core.model.prepared import Lender, PreparedClassifier, Shape, batches
 from bertviz_core.settings import TrainSettings
 
 # What every epoch record holds (``epoch`` counts from 1).
@@ -153,19 +155,19 @@ def _progress_callback_class() -> type:
 #   (grappler's remapper cannot fuse it: keras-position-wise-feed-forward reshapes between MatMul
 #   and BiasAdd, and training keeps the pre-activation for the gradient); x * sigmoid(2z) 1.00 x;
 #   the GELU alone as an XLA function 0.86 x. TF_NUM_INTEROP_THREADS=1 against 2: within the noise.
-# So the step runs as a plain TensorFlow graph, with keras-bert's own GELU.
+# So the step runs as a plain TensorFlow graph (prepared.PreparedClassifier), with keras-bert's own GELU.
 
 
 def _validator(
-    tf: Any, model: Any, token_ids: np.ndarray, labels: np.ndarray
+    prepared: PreparedClassifier, token_ids: np.ndarray, labels: np.ndarray
 ) -> tuple[Callable[[], tuple[float, float]], Callable[[np.ndarray], np.ndarray]]:
     """``validate() -> (loss, accuracy)`` on the validation split, and ``probabilities(token_ids)``.
 
-    Outside ``model.fit`` on purpose: a forward pass traced once, in batches of ``PREDICT_BATCH``,
-    whose figures the epoch records and the final evaluation share.
+    Outside ``model.fit`` on purpose: the prepared forward pass (traced once for any batch), in
+    batches of ``PREDICT_BATCH``, whose figures the epoch records and the final evaluation share.
     """
-    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
-    classes = int(model.output_shape[-1])
+    forward = prepared.forward
+    classes = prepared.shape.classes
 
     def probabilities(ids: np.ndarray) -> np.ndarray:
         return batched_probabilities(forward, ids, classes)
@@ -180,14 +182,6 @@ def _validator(
     return validate, probabilities
 
 
-def _batches(tf: Any, token_ids: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None):
-    inputs = {"Input-Token": token_ids, "Input-Segment": np.zeros_like(token_ids)}
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.int32)))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def train_classifier(
     dataset: Dataset,
     config: ModelConfig,
@@ -195,6 +189,7 @@ def train_classifier(
     callbacks: TrainingProgress | Any | None = None,
     checkpoint: CheckpointFiles | None = None,
     distributed: DistributedTraining | None = None,
+    models: Lender | None = None,
 ) -> ClassifierBundle:
     """Train keras-bert's encoder plus a softmax head on ``dataset``.
 
@@ -206,6 +201,10 @@ def train_classifier(
     ``distributed``: this process's part of a multi-worker run (``distributed.start``, called before
     any TensorFlow operation); ``settings.batch_size`` is then the global batch, split between the
     workers, and only the chief reports progress (see ``model.distributed``).
+
+    ``models``: where a new model comes from when the run starts from scratch on one process; a
+    ``prepared.Lender`` may hand over a kept, already traced model of the same shape, reset to what
+    a new one would be. Without it, and from a checkpoint or distributed, the model is built here.
     """
     settings = settings or TrainSettings()
     config = config.with_changes(encoder_only=True)
@@ -250,18 +249,17 @@ def train_classifier(
         class_names,
     )
     tf = runtime.tensorflow()
-    # Multi-worker: variables created and compiled in the strategy's scope are mirrored on every worker.
-    with distributed.scope() if distributed is not None else contextlib.nullcontext():
-        model = build_classifier(config, len(class_names), seed=settings.seed, checkpoint=checkpoint)
-        model.compile(
-            optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-            loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-            metrics=["accuracy"],
-            jit_compile=False,  # measured slower here: see the comment above _validator
-        )
+    shape = Shape.of(config, len(class_names), settings.seed)
+    if models is not None and checkpoint is None and distributed is None:
+        prepared = models.get(shape, settings.learning_rate)
+    else:
+        # Multi-worker: variables created and compiled in the strategy's scope are mirrored on every worker.
+        with distributed.scope() if distributed is not None else contextlib.nullcontext():
+            prepared = PreparedClassifier(shape, settings.learning_rate, checkpoint=checkpoint)
+    model = prepared.model
     batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
-    validate, probabilities_of = _validator(tf, model, val_encoded.token_ids, val_labels)
-    train_batches = _batches(
+    validate, probabilities_of = _validator(prepared, val_encoded.token_ids, val_labels)
+    train_batches = batches(
         tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed
     )
     if distributed is not None:

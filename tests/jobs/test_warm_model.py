@@ -1,0 +1,53 @@
+"""A worker builds and traces the model a visitor will likely train while they choose, and the
+training of that shape takes it: a real pool, real TensorFlow, a tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+from bertviz_core.jobs.local import LocalPool
+from bertviz_core.jobs.protocol import DONE
+from bertviz_core.jobs.requests import training_request, training_warm_up
+from bertviz_core.memory import TRAINING_RUNTIME_MB
+from bertviz_core.settings import TrainSettings
+from tests.helpers import separable_dataset, until
+from tests.model.conftest import TINY
+
+pytestmark = pytest.mark.slow
+
+WAIT = 240
+SETTINGS = TrainSettings(epochs=2, batch_size=8, learning_rate=0.005, seed=2)
+
+
+@pytest.fixture
+def pool():
+    pool = LocalPool(max_workers=2, budget_mb=100_000)
+    yield pool
+    pool.shutdown()
+
+
+def stage(snapshot) -> str:
+    return next(event["text"] for event in snapshot.events if event["type"] == "stage")
+
+
+def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the_next(pool, tmp_path):
+    dataset = separable_dataset(64)
+    ahead = training_warm_up(TINY, 2, SETTINGS)
+    request = training_request(dataset, TINY, SETTINGS, tmp_path / "first")
+    assert ahead is not None and request.affinity == ahead.affinity
+    pool.prewarm(TRAINING_RUNTIME_MB, ahead)
+    pool.prewarm(TRAINING_RUNTIME_MB, ahead)  # the page reruns: one worker, one warm-up
+    assert len(pool.worker_pids()) == 1
+    until(lambda: ahead.affinity in sum(pool.kept().values(), []), WAIT)
+    (warmed,) = pool.kept()
+
+    first = pool.submit(request).wait(WAIT)
+    assert first.state == DONE, first.error
+    assert stage(first).startswith("Resetting the model this worker has already built and traced")
+    # Another learning rate and batch: the same shape, so the same worker and model again.
+    other = TrainSettings(epochs=1, batch_size=16, learning_rate=0.001, seed=2)
+    second = pool.submit(training_request(dataset, TINY, other, tmp_path / "second")).wait(WAIT)
+    assert second.state == DONE and stage(second).startswith("Resetting")
+    assert pool.kept() == {warmed: [ahead.affinity]}
+    # A model too big to keep is never traced ahead (nor, by the page, a checkpoint's).
+    assert training_warm_up(TINY.with_changes(vocab=200_000, embed_dim=128), 2, SETTINGS) is None
