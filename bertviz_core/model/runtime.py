@@ -8,6 +8,7 @@ Importing lazily also keeps the explorer free of TensorFlow's 3 s and 600 MB sta
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -69,6 +70,7 @@ def tensorflow() -> ModuleType:
 
     # keras-bert shares one unseeded initializer between layers; the warning is about that, not us.
     warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
+    _quiet_per_model_tracing(tf)
 
     # keras-bert re-registers the module as "tensorflow.keras", so look at where it lives.
     keras_home = f"{tf.keras.__name__} {getattr(tf.keras, '__file__', '')}"
@@ -78,6 +80,29 @@ def tensorflow() -> ModuleType:
             "and keras-bert cannot build; import bertviz_core before TensorFlow."
         )
     return tf
+
+
+# TensorFlow counts traces by a function's code, not by the function: each new model's training
+# step (and our forward pass, prepared.PreparedClassifier) is a new function of the same code, so a
+# worker that trains a few models in a row hears "5 out of the last 5 calls ... triggered
+# tf.function retracing" although every model traced its own functions once
+# (tests/model/test_prepared.py counts them; a kept model traces nothing again). Only that false
+# alarm, for those per-model functions, is dropped; any other retracing warning still shows.
+_PER_MODEL_TRACING = re.compile(
+    r"calls to <function (Model\.make_(train|test|predict)_function|PreparedClassifier\.)"
+    r".* triggered tf\.function retracing"
+)
+
+
+class _PerModelTracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _PER_MODEL_TRACING.search(record.getMessage())
+
+
+def _quiet_per_model_tracing(tf: ModuleType) -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(known, _PerModelTracing) for known in logger.filters):
+        logger.addFilter(_PerModelTracing())
 
 
 def keras_bert() -> ModuleType:

@@ -36,6 +36,8 @@ def test_a_kept_model_trains_exactly_as_a_new_one_and_traces_nothing_again():
     with shelf.lending() as lender:
         again = train_classifier(dataset, TINY, other, models=lender)
         assert lender.reused and lender.lent.traces() == traced
+        # Validation (64 texts a call, then the rest) and the final evaluation: one trace in all.
+        assert lender.lent.forward.experimental_get_tracing_count() == 1
     assert history(first) == history(new)
     assert history(again) == history(train_classifier(dataset, TINY, other))
     assert again.model.count_params() == new.model.count_params()
@@ -79,3 +81,34 @@ def test_only_small_models_are_kept_and_the_arithmetic_counts_their_parameters(m
     assert shelf.shapes() == []
     with pytest.raises(ValueError, match="keepable"):
         too_big.reset(0.001)
+
+
+def test_the_per_model_tracing_false_alarm_is_dropped_and_other_warnings_are_not():
+    from bertviz_core.model import runtime
+
+    logger = runtime.tensorflow().get_logger()
+    for function in (
+        "Model.make_train_function.<locals>.train_function",
+        "PreparedClassifier.__init__.<locals>.<lambda>",
+    ):
+        record = logger.makeRecord(
+            "tensorflow",
+            30,
+            __file__,
+            1,
+            f"5 out of the last 5 calls to <function {function} "
+            "at 0x7f> triggered tf.function retracing. Tracing is expensive",
+            None,
+            None,
+        )
+        assert not logger.filter(record)
+    other = logger.makeRecord(
+        "tensorflow",
+        30,
+        __file__,
+        1,
+        "5 out of the last 5 calls to <function my_step at 0x7f> triggered tf.function retracing.",
+        None,
+        None,
+    )
+    assert logger.filter(other)
