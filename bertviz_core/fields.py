@@ -130,15 +130,16 @@ TRAINING_FIELDS: tuple[TrainingField, ...] = (
                   "Passes over the training texts; early stopping may end sooner."),
     TrainingField("batch_size", "batch size", "Batch size", 32, (1, 4096), "--batch-size",
                   "Texts per training step."),
-    TrainingField("learning_rate", "learning rate", "Learning rate", 5e-4, (0.0, 1.0), "--learning-rate",
-                  "Adam's step size.", whole=False),
+    TrainingField("learning_rate", "learning rate", "Learning rate", 1e-3, (0.0, 1.0), "--learning-rate",
+                  "Adam's largest step size: it rises to this over the first tenth of the steps, then falls "
+                  "to zero by the last epoch.", whole=False),
     TrainingField("val_share", "validation share", "Validation share", 0.2, (0.05, 0.5), "--val-split",
                   "Rows kept aside, in every class's proportion, to measure the model on texts it never "
                   "trained on.", whole=False),
     TrainingField("seed", "seed", "Seed", 0, (0, 2**31 - 1), "--seed",
                   "The same seed gives the same sample, split, starting weights and result."),
     TrainingField("patience", "patience", "Patience (epochs)", 2, (1, 500), "--patience",
-                  "Stop early after this many epochs without a lower validation loss; the best epoch is kept."),
+                  "Stop early after this many epochs without a better validation accuracy; the best epoch is kept."),
 )  # fmt: skip
 
 TRAINING_FIELD: dict[str, TrainingField] = {field.name: field for field in TRAINING_FIELDS}

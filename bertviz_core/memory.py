@@ -197,7 +197,7 @@ def _training_memory(
 
 
 def estimate_training_memory(config: ModelConfig, num_classes: int, batch_size: int) -> TrainingMemory:
-    """Training memory of keras-bert's encoder plus a softmax classifier on [CLS] (the training page's
+    """Training memory of keras-bert's encoder plus a softmax classifier on the tokens' average (the training page's
     model, whatever heads ``config`` has), with Adam in fp32."""
     encoder = config.with_changes(encoder_only=True)
     activations = costs.memory(encoder, batch_size).activation_bytes
@@ -272,7 +272,7 @@ def _as_trained(config: ModelConfig) -> ModelConfig | None:
 
 def explorer_training_memory(config: ModelConfig, batch_size: int) -> TrainingMemory:
     """The explorer's "Training memory": its model as the training page trains it (the encoder with
-    positions = sequence length and a 2-class softmax on [CLS], MLM and NSP heads left out), so the
+    positions = sequence length and a 2-class softmax on the tokens' average, MLM and NSP heads left out), so the
     two pages show one figure for one model and batch."""
     trained = _as_trained(config) or config.with_changes(encoder_only=True)
     return estimate_training_memory(trained, EXPLORER_CLASSES, batch_size)

@@ -13,7 +13,8 @@ from bertviz_core.fields import TRAINING_FIELD, TRAINING_FIELDS
 class TrainSettings:
     """How to train. The defaults learn the sample data sets in a minute or two on 2 CPU cores.
 
-    ``patience``: epochs without a lower validation loss before stopping early.
+    ``patience``: epochs without a better validation accuracy (or the same with a lower loss) before
+    stopping early.
     """
 
     epochs: int = TRAINING_FIELD["epochs"].default
@@ -30,7 +31,7 @@ class TrainSettings:
             if field.name == "learning_rate":
                 if not (is_number and low < value <= high):
                     raise TrainingError(
-                        f"The learning rate must be a number above 0 and at most 1 (try 0.0005), not {value!r}."
+                        f"The learning rate must be a number above 0 and at most 1 (try 0.001), not {value!r}."
                     )
             elif not field.whole:
                 if not (is_number and low <= value <= high):

@@ -40,11 +40,11 @@ WHERE_TO_GET = (
     "bert_model.ckpt.* and vocab.txt). BERT-base and larger do not fit this server's memory for fine-tuning."
 )
 HEAD_CHOICE = (
-    "The head is the same as from scratch: keras-bert's `Extract` takes the [CLS] vector of the last encoder "
-    "layer and one softmax `Dense` layer classifies it, all of it trained. Google's own recipe puts the "
-    "classifier on the pooler (a tanh layer over [CLS] that only next-sentence prediction trained); keras-bert "
-    "leaves the pooler out when it loads an encoder, and with every layer fine-tuned the two reach the same "
-    "accuracy in the BERT paper's ablations, so one head serves both paths and their results compare."
+    "The head is the same as from scratch: the average of the last encoder layer's token vectors (padding "
+    "left out) and one softmax `Dense` layer that classifies it, all of it trained. Google's own recipe puts "
+    "the classifier on the pooler (a tanh layer over [CLS] that only next-sentence prediction trained); "
+    "keras-bert leaves the pooler out when it loads an encoder, so one head serves both paths and their "
+    "results compare."
 )
 
 

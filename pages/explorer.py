@@ -138,7 +138,7 @@ def headline(config: ModelConfig, batch: int) -> None:
          f"fp32 · fp16 {format_bytes(memory.weights_bytes['fp16'])} · int8 {format_bytes(memory.weights_bytes['int8'])}"),
         ("Training memory", f"{training.total_mb:,} MB",
          "Peak memory of a process training this model as the training page does: its encoder (MLM and NSP "
-         "heads left out, positions = sequence length) with a 2-class softmax on [CLS], Adam in fp32. "
+         "heads left out, positions = sequence length) with a 2-class softmax on the tokens' average, Adam in fp32. "
          "Calibrated on real training runs on this kind of machine (within 15 %).",
          f"as a classifier, batch {batch:,}: theory {training.theory_mb:,} MB + this machine {training.machine_mb:,} MB"),
         ("Forward FLOPs", format_flops(work.forward, short=True), f"{work.forward:,} FLOPs",

@@ -257,15 +257,17 @@ def results_section(run: training_run.TrainedRun) -> None:
         complete = len(history)
         st.info(
             f"Training was stopped after {complete} complete {'epoch' if complete == 1 else 'epochs'}; "
-            f"the model of epoch {best} (the lowest validation loss) is kept."
+            f"the model of epoch {best} (the best validation accuracy) is kept."
         )
     elif metrics.get("stopped_early"):
         st.info(
-            f"Stopped early after epoch {len(history)}: the validation loss had not fallen for "
+            f"Stopped early after epoch {len(history)}: the validation accuracy had not risen for "
             f"{saved.settings.get('patience', '?')} epochs; the model of epoch {best} is kept."
         )
     elif best != len(history):
-        st.caption(f"The model of epoch {best}, the one with the lowest validation loss, is kept.")
+        st.caption(
+            f"The model of epoch {best}, the one with the best validation accuracy (the lower loss on a tie), is kept."
+        )
     st.plotly_chart(
         charts.training_curves(history, epochs=saved.settings.get("epochs")), key="train_result_curves"
     )

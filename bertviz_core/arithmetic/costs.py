@@ -93,7 +93,7 @@ class Compute:
 def compute(config: ModelConfig, classes: int | None = None) -> Compute:
     """Forward FLOPs per sequence; ``classes`` replaces the pretraining heads by a classifier.
 
-    The classifier head is the [CLS] vector through one d × classes softmax layer.
+    The classifier head is the average of the token vectors through one d × classes softmax layer.
     """
     s, d, f, n, v = config.seq_len, config.embed_dim, config.ff_dim, config.layers, config.vocab
     if classes is not None:
@@ -111,7 +111,7 @@ def compute(config: ModelConfig, classes: int | None = None) -> Compute:
 
 
 def classifier_params(config: ModelConfig, classes: int) -> int:
-    """Parameters of the encoder plus a softmax classifier on the [CLS] position."""
+    """Parameters of the encoder plus a softmax classifier on the average of its token vectors."""
     encoder = total_params(config.with_changes(encoder_only=True))
     return encoder + config.embed_dim * classes + classes
 

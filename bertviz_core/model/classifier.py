@@ -2,9 +2,17 @@
 
 The notebook put ``Dense(...)`` on the pretraining model's ``model.output``, which is a list (MLM
 and NSP), and failed. Here the encoder comes from ``get_model(training=False, trainable=True)``,
-which returns ``(inputs, output)``; keras-bert's own ``Extract`` layer takes the [CLS] position and
-one softmax ``Dense`` layer named ``Classifier`` turns it into class probabilities. No Lambda
-layer, so a saved model holds configuration and weights, never Python code.
+which returns ``(inputs, output)``; Keras' ``GlobalAveragePooling1D`` (named ``Pooling``) averages
+the vectors of the text's tokens (keras-bert's mask leaves the padding out) and one softmax
+``Dense`` layer named ``Classifier`` turns the average into class probabilities. No Lambda layer,
+so a saved model holds configuration and weights, never Python code.
+
+Why the average and not BERT's [CLS] vector (keras-bert's ``Extract(index=0)``, which models saved
+before kept): a model trained from scratch on a few thousand texts has not learnt to gather the text
+into [CLS]. Measured on 3,726 fortunes of five topics (Debian's ``fortunes``), seed 0, keeping the
+most accurate epoch: a validation accuracy of 0.600 with [CLS] and 0.627 with the average (TF-IDF with
+logistic regression: 0.643); with the default learning-rate schedule as well, seeds 0-2, 0.636-0.658
+against TF-IDF's 0.640-0.664 (README, "Default accuracy").
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ PREDICT_BATCH = 64  # forward passes only: small batches keep their memory peak 
 
 
 def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0, checkpoint: Any = None):
-    """keras-bert's encoder, its [CLS] vector, and a softmax over ``num_classes`` (a tf.keras Model).
+    """keras-bert's encoder, the average of its token vectors, and a softmax over ``num_classes`` (a tf.keras Model).
 
     The encoder is new (``get_model``) or, given ``checkpoint`` (``checkpoint.CheckpointFiles``),
     keras-bert's ``load_trained_model_from_checkpoint`` of it at ``config.seq_len``; the head is
@@ -50,8 +58,8 @@ def build_classifier(config: ModelConfig, num_classes: int, seed: int = 0, check
 
             encoder = load_encoder(checkpoint, config.seq_len)
             inputs, encoded = encoder.inputs, encoder.output
-    cls_vector = keras_bert.layers.Extract(index=0, name="Extract")(encoded)
-    probabilities = tf.keras.layers.Dense(num_classes, activation="softmax", name="Classifier")(cls_vector)
+    text_vector = tf.keras.layers.GlobalAveragePooling1D(name="Pooling")(encoded)
+    probabilities = tf.keras.layers.Dense(num_classes, activation="softmax", name="Classifier")(text_vector)
     return tf.keras.Model(inputs=inputs, outputs=probabilities, name="bert_classifier")
 
 

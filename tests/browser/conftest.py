@@ -165,8 +165,11 @@ def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_url(app_folder: Path) -> Iterator[str]:
     """One app server for the whole browser-test session, with the app's own pool settings (idle
     workers leave after 20 s): a training a few steps after another finds its worker warm, as a
-    visitor's would. (At 5 s nearly every training of the suite paid TensorFlow's import again.)"""
-    environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG)}
+    visitor's would. (At 5 s nearly every training of the suite paid TensorFlow's import again.)
+    Its memory budget is Community Cloud's largest, 2.7 GB: by the later tests the server holds about
+    1 GB of sessions, and at the 2 GB default a prediction asked during a training waited for the
+    training to end (the test of exactly that case saw it)."""
+    environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG), "BERTVIZ_MEMORY_BUDGET_MB": "2700"}
     with serve_app(app_folder / "server.log", env=environment) as base_url:
         yield base_url
 

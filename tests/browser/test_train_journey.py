@@ -214,19 +214,21 @@ def test_a_prediction_during_a_training_uses_the_finished_model_and_the_training
     page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)  # a finished run
     wait_for_run(page)
 
-    # Long enough for a prediction to be answered meanwhile (a worker may have to start for it).
-    set_number(page, "train_epochs", 40, wait_for_run, finished_runs)
-    set_number(page, "train_patience", 40, wait_for_run, finished_runs)
+    # Long enough for a prediction to be answered meanwhile (a worker may have to start for it), however
+    # fast the epochs go (a worker that kept this tiny model starts it at once): the test stops it.
+    set_number(page, "train_epochs", 400, wait_for_run, finished_runs)
+    set_number(page, "train_patience", 400, wait_for_run, finished_runs)
     page.locator(".st-key-train_start button").click()
     wait_for_epochs(page, 1, TRAINING_TIMEOUT_MS)
     field = page.locator(".st-key-train_predict_text input")
     field.fill("What a lovely and charming kettle")
     field.press("Enter")
     page.locator(".st-key-train_probabilities").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    wait_for_run(page)
     assert page.locator(".st-key-train_stop").count() == 1  # the new run is still training
 
     # It goes on after the answer: another epoch finishes (the prediction did not stop it). Then Stop
-    # ends it with the epochs done so far (waiting for all 40 would add a minute to the suite).
+    # ends it with the epochs done so far.
     epoch = int(page.evaluate(
         "() => Number(document.querySelector(\"[data-testid='stMain']\").innerText"
         ".match(/Epoch (\\d+): validation accuracy/)[1])"

@@ -44,7 +44,7 @@ def test_a_kept_model_trains_exactly_as_a_new_one_and_traces_nothing_again():
 
 
 def test_a_warmed_model_is_taken_by_the_training_of_its_shape():
-    dataset, shelf = separable_dataset(96), Shelf()
+    dataset, shelf = separable_dataset(96), Shelf(keep=2)
     shape = Shape.of(TINY, 2, SETTINGS.seed)
     shelf.warm(shape, SETTINGS.batch_size, SETTINGS.learning_rate)
     with shelf.lending() as lender:

@@ -1,7 +1,7 @@
 """The classifier we train fast is still keras-bert's: same layers, weights, count and outputs.
 
 The reference is an unmodified ``keras_bert.get_model`` (its own GELU, its own defaults) with the
-same Extract + Dense head, given our model's weights.
+same average-pooling + Dense head, given our model's weights.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def unmodified_keras_bert_classifier(config: ModelConfig, classes: int):
         transformer_num=config.layers, head_num=config.heads, feed_forward_dim=config.ff_dim,
         training=False, trainable=True,
     )  # fmt: skip
-    cls_vector = keras_bert.layers.Extract(index=0, name="Extract")(encoded)
-    probabilities = tf.keras.layers.Dense(classes, activation="softmax", name="Classifier")(cls_vector)
+    text_vector = tf.keras.layers.GlobalAveragePooling1D(name="Pooling")(encoded)
+    probabilities = tf.keras.layers.Dense(classes, activation="softmax", name="Classifier")(text_vector)
     return tf.keras.Model(inputs=inputs, outputs=probabilities)
 
 

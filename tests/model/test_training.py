@@ -1,4 +1,4 @@
-"""The classifier and its training: keras-bert's encoder, a [CLS] head, early stopping, stopping."""
+"""The classifier and its training: keras-bert's encoder, an average-pooling head, early stopping, stopping."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 # --- model and memory guard ---------------------------------------------------------------------
-def test_model_is_keras_bert_encoder_with_extract_and_softmax_head_and_no_lambda():
+def test_model_is_keras_bert_encoder_with_average_and_softmax_head_and_no_lambda():
     model = build_classifier(TINY, num_classes=3, seed=1)
     names = [layer.name for layer in model.layers]
     kinds = {type(layer).__name__ for layer in model.layers}
     assert "Lambda" not in kinds
     assert [tensor.name.split(":")[0] for tensor in model.inputs] == ["Input-Token", "Input-Segment"]
-    assert names[-2:] == ["Extract", "Classifier"]
+    assert names[-2:] == ["Pooling", "Classifier"]
     assert {
         "Embedding-Token",
         "Embedding-Position",
@@ -120,8 +120,13 @@ def test_should_stop_ends_mid_epoch_and_keeps_the_best_completed_epoch():
     assert len(history) == 2 and progress.epochs == history  # the cut third epoch is not recorded
     assert progress.seen[0] == (1, 1, batches_per_epoch) and progress.seen[-1] == (3, 3, batches_per_epoch)
     assert bundle.metrics["stopped_by_user"] and not bundle.metrics["stopped_early"]
-    best = min(history, key=lambda record: record["val_loss"])
+    # The best epoch: the highest validation accuracy, the lower loss on a tie.
+    best = max(history, key=lambda record: (record["val_accuracy"], -record["val_loss"]))
     assert bundle.metrics["best_epoch"] == best["epoch"]
+    assert (bundle.metrics["best_val_accuracy"], bundle.metrics["best_val_loss"]) == (
+        best["val_accuracy"],
+        best["val_loss"],
+    )
     # The weights kept are the best epoch's: their validation loss is that epoch's, not the cut epoch's.
     assert _val_loss(bundle, dataset, settings) == pytest.approx(best["val_loss"], rel=1e-3, abs=1e-4)
 
@@ -173,3 +178,24 @@ def test_two_sessions_can_train_at_the_same_time():
         assert not isinstance(bundle, Exception), repr(bundle)
         assert bundle.metrics["val_accuracy"] > bundle.metrics["majority_baseline"]
     assert results[11].model is not results[12].model
+
+
+def test_the_best_epoch_is_the_most_accurate_and_the_lower_loss_breaks_a_tie():
+    from bertviz_core.model.training import _progress_callback_class
+
+    callback = _progress_callback_class()(None, 1, 1, 2, lambda: (0.0, 0.0), 0.001, 1)
+    callback.best_val_accuracy, callback.best_val_loss = 0.60, 1.10
+    assert callback.better({"val_accuracy": 0.62, "val_loss": 1.90})  # more accurate, though less sure
+    assert callback.better({"val_accuracy": 0.60, "val_loss": 1.00})
+    assert not callback.better({"val_accuracy": 0.60, "val_loss": 1.20})
+    assert not callback.better({"val_accuracy": 0.58, "val_loss": 0.50})
+
+
+def test_the_learning_rate_warms_up_then_decays_to_zero_by_the_last_step():
+    from bertviz_core.model.training import learning_rate_at
+
+    rates = [learning_rate_at(step, 100, 0.001) for step in range(100)]
+    assert rates[0] == pytest.approx(0.0001) and max(rates) == pytest.approx(0.001) == rates[9]
+    assert rates[:10] == sorted(rates[:10]) and rates[9:] == sorted(rates[9:], reverse=True)
+    assert rates[-1] < 0.001 * 0.001
+    assert learning_rate_at(0, 1, 0.002) == 0.002  # one step: the whole rate at once

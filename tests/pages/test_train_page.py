@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.fields import TRAINING_FIELD
 from bertviz_core.model import runtime as tf_runtime
 from bertviz_ui.session import SharedModel
 from tests.helpers import finished_run_folder, result_zip, train_on_page
@@ -421,7 +422,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert saved.vocabulary.word_pieces and len(saved.vocabulary) == 64
 
     page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
-    assert page.select_slider(key="train_learning_rate").value == 5e-4
+    assert page.select_slider(key="train_learning_rate").value == TRAINING_FIELD["learning_rate"].default
     make_tiny(page)
     train_on_page(page)
     assert not page.exception
