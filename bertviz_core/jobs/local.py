@@ -138,11 +138,13 @@ class LocalPool:
         Without ``ahead``: start a worker that imports TensorFlow now, when no worker is idle and
         ``runtime_mb`` fits beside the rest. With it: have an idle worker (or a new one, on the same
         terms with ``ahead.memory_mb``) do that work, unless a worker already holds its affinity (that
-        worker's idle time then starts again: its visitor is still here). Nothing while jobs wait in
-        line: they need the CPU more.
+        worker's idle time then starts again: its visitor is still here). Queued jobs take the idle
+        workers first, so then only a new worker beside them warms up, when there is room for it (a
+        warm-up on the worker a job is about to take is skipped by the worker, and the page's first
+        render queues its rate measurement just before it asks for the warm-up).
         """
         with self._lock:
-            if self._closed or (ahead is not None and self._queue):
+            if self._closed:
                 return
             now = time.monotonic()
             if ahead is not None:
@@ -153,9 +155,15 @@ class LocalPool:
                     if holder.job is None:
                         holder.idle_since = now
                     return
-            idle = next((w for w in self._workers if w.job is None and w.exit_sent is None), None)
-            if idle is not None and ahead is None:
+            idle_workers = [w for w in self._workers if w.job is None and w.exit_sent is None]
+            idle = idle_workers[0] if idle_workers else None
+            if ahead is None and idle is not None:
                 return
+            if ahead is not None and self._queue:
+                started_for_queue = max(0, len(self._queue) - len(idle_workers))
+                if len(self._workers) + started_for_queue >= self.max_workers:
+                    return
+                idle = None
             worker = idle
             if worker is None:
                 need = runtime_mb if ahead is None else max(runtime_mb, ahead.memory_mb)

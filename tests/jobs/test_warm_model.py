@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bertviz_core.jobs.local import LocalPool
-from bertviz_core.jobs.protocol import DONE
+from bertviz_core.jobs.protocol import DONE, JobRequest
 from bertviz_core.jobs.requests import training_request, training_warm_up
 from bertviz_core.memory import TRAINING_RUNTIME_MB
 from bertviz_core.settings import TrainSettings
@@ -51,3 +51,20 @@ def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the
     assert pool.kept() == {warmed: [ahead.affinity]}
     # A model too big to keep is never traced ahead (nor, by the page, a checkpoint's).
     assert training_warm_up(TINY.with_changes(vocab=200_000, embed_dim=128), 2, SETTINGS) is None
+
+
+def test_a_job_queued_just_before_the_warm_up_does_not_swallow_it(pool, tmp_path):
+    """The page's first render queues its rate measurement and then asks for the warm-up: whether or not
+    the pool has started the job yet, the warm-up lands on another worker, and the training finds it."""
+    ahead = training_warm_up(TINY, 2, SETTINGS)
+    pool.prewarm(TRAINING_RUNTIME_MB)
+    busy = pool.submit(JobRequest("probe", {"steps": 40, "seconds": 0.1}, memory_mb=50))
+    pool.prewarm(TRAINING_RUNTIME_MB, ahead)
+    until(lambda: ahead.affinity in sum(pool.kept().values(), []), WAIT)
+    (holder,) = [pid for pid, kept in pool.kept().items() if ahead.affinity in kept]
+    probe = busy.wait(WAIT)
+    assert probe.state == DONE and probe.result["pid"] != holder
+    trained = pool.submit(training_request(separable_dataset(64), TINY, SETTINGS, tmp_path / "run")).wait(
+        WAIT
+    )
+    assert trained.state == DONE and stage(trained).startswith("Resetting")
