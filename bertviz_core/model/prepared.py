@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.arithmetic.params import total_params
+from bertviz_core.arithmetic.costs import classifier_params
 from bertviz_core.model import runtime
 from bertviz_core.model.classifier import build_classifier
 
@@ -58,8 +58,8 @@ class Shape:
 
     @property
     def parameters(self) -> int:
-        """The classifier's parameters: the encoder's (the arithmetic) and the softmax head's."""
-        return total_params(self.config) + (self.config.embed_dim + 1) * self.classes
+        """The classifier's parameters, by the arithmetic."""
+        return classifier_params(self.config, self.classes)
 
     @property
     def keepable(self) -> bool:
@@ -190,10 +190,6 @@ class Shelf:
             self._kept.move_to_end(prepared.shape, last=False)
             while len(self._kept) > self.keep:
                 self._kept.popitem()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
 
     def warm(self, shape: Shape, batch_size: int, learning_rate: float) -> None:
         """Build and trace ``shape`` ahead of a training, unless it is already kept."""
