@@ -71,7 +71,7 @@ def text_rows(
     No other column is read, so a label column may be anything, or wrong."""
     frame = table.frame
     if text_column is None:
-        text_column = guess_columns(frame)[0]
+        text_column = frame.columns[0] if frame.shape[1] == 1 else guess_columns(frame)[0]
     elif text_column not in frame.columns:
         raise DataError(
             f"There is no column named '{short(text_column)}' for the text: choose one of the table's columns."
@@ -95,7 +95,7 @@ def text_rows(
 
 
 def _read_texts(args: argparse.Namespace) -> tuple[list[str], str, list[str]]:
-    return text_rows(read_table(args), args.text_column, args.max_rows, args.seed)
+    return text_rows(read_table(args, texts_only=True), args.text_column, args.max_rows, args.seed)
 
 
 class _StderrProgress:

@@ -89,8 +89,9 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def read_table(args: argparse.Namespace) -> Table:
-    """The CSV file ``args.csv`` read as ``train`` and ``pretrain`` read it (``--max-rows`` checked)."""
+def read_table(args: argparse.Namespace, texts_only: bool = False) -> Table:
+    """The CSV file ``args.csv`` read as ``train`` and ``pretrain`` read it (``--max-rows`` checked);
+    ``texts_only``: one column of texts is a whole table (pretraining needs no labels)."""
     path = Path(args.csv)
     if not path.is_file():
         raise UserError(f"There is no file {args.csv}; give the path of a CSV file.")
@@ -100,7 +101,7 @@ def read_table(args: argparse.Namespace) -> Table:
         raise UserError(f"{args.csv} cannot be read ({error.strerror}); check its permissions.") from None
     if args.max_rows < 1:
         raise UserError(f"--max-rows must be at least 1, not {args.max_rows}.")
-    return read_csv_bytes(raw, path.name)
+    return read_csv_bytes(raw, path.name, texts_only=texts_only)
 
 
 def _read_rows(args: argparse.Namespace) -> TrainingRows:

@@ -54,8 +54,12 @@ class Table:
     notes: tuple[str, ...]
 
 
-def read_csv_bytes(data: bytes, name: str = "upload.csv") -> Table:
-    """Decode and parse an uploaded CSV file; ``DataError`` says what is wrong and what to do."""
+def read_csv_bytes(data: bytes, name: str = "upload.csv", *, texts_only: bool = False) -> Table:
+    """Decode and parse an uploaded CSV file; ``DataError`` says what is wrong and what to do.
+
+    A table needs a text column and a label column, unless ``texts_only`` (pretraining reads one
+    column of texts, so a file of texts alone will do).
+    """
     file_name = short(Path(name).name, limit=80)
     display_name = f"The file {file_name}" if file_name else "The file"
     size_mb = len(data) / MIB
@@ -83,7 +87,7 @@ def read_csv_bytes(data: bytes, name: str = "upload.csv") -> Table:
         header_fields = next(iter(_record_widths(text[:_SNIFF_CHARS], delimiter, 1)), 1)
     except csv.Error:  # a header field longer than the csv module's limit
         header_fields = 1
-    frame, table_notes = _shape_table(raw, delimiter, display_name, header_fields)
+    frame, table_notes = _shape_table(raw, delimiter, display_name, header_fields, texts_only)
     refuse_long_cells(frame, display_name)
     if delimiter != ",":
         notes.append(f"Columns are separated by {DELIMITER_NAMES[delimiter]}.")
@@ -215,7 +219,7 @@ def _parse(text: str, delimiter: str, display_name: str) -> pd.DataFrame:
 
 
 def _shape_table(
-    raw: pd.DataFrame, delimiter: str, display_name: str, header_fields: int
+    raw: pd.DataFrame, delimiter: str, display_name: str, header_fields: int, texts_only: bool = False
 ) -> tuple[pd.DataFrame, list[str]]:
     """Header, column names, empty and ragged rows: raw numbered columns to the user's table.
 
@@ -304,7 +308,7 @@ def _shape_table(
     if empty_columns and len(empty_columns) < frame.shape[1]:
         frame = frame.drop(columns=empty_columns)
 
-    if frame.shape[1] < 2:
+    if frame.shape[1] < 2 and not texts_only:
         raise DataError(
             f"{display_name} has only one column: it needs a text column and a label column, separated by "
             "commas, semicolons, tabs or pipes."

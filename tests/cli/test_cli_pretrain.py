@@ -72,6 +72,20 @@ def test_labels_are_not_read_and_progress_goes_to_stderr(tmp_path, repo_root):
     assert f"--checkpoint {out}" in finished.stdout and (out / "bert_model.ckpt.index").is_file()
 
 
+def test_a_file_of_texts_alone_is_enough(tmp_path, repo_root):
+    csv_path = tmp_path / "texts.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text"])
+        writer.writerows([[f"the {word}, it said, sat on the mat"] for word in ["cat", "dog", "fox"] * 4])
+    out = tmp_path / "checkpoint"
+    finished = run_cli("pretrain", str(csv_path), "--out", str(out), *TINY_ARGS, "--json", cwd=repo_root)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    report = json.loads(finished.stdout)
+    assert report["column"] == "text" and report["texts"] == 12
+    assert (out / "bert_model.ckpt.index").is_file()
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [

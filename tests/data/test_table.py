@@ -235,6 +235,14 @@ def test_unreadable_files_are_refused(file_name: str, expected: str) -> None:
     assert file_name in message
 
 
+def test_a_column_of_texts_alone_is_a_table_for_pretraining() -> None:
+    data = (DATA_DIR / "one_column.csv").read_bytes() + b'"Quoted, with a comma; and a semicolon"\n'
+    frame = read_csv_bytes(data, "one_column.csv", texts_only=True).frame
+    assert list(frame.columns) == ["review"]
+    assert frame["review"].iloc[0] == "A fine film with a warm heart"
+    assert frame["review"].iloc[-1] == "Quoted, with a comma; and a semicolon"
+
+
 def test_random_binary_is_refused() -> None:
     noise = np.random.default_rng(0).integers(0, 256, size=4000, dtype=np.uint8).tobytes()
     message = _refusal(read_csv_bytes, noise.replace(b"\x00", b"\x01"), "noise.bin")
