@@ -86,3 +86,35 @@ def test_importing_the_app_core_never_imports_torch(repo_root):
         [sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, timeout=60, check=True
     )
     assert finished.stdout.strip() == "False"
+
+
+def test_the_comparison_holds_both_sides_against_the_same_matmul_peak(monkeypatch, capsys):
+    """compare() and its printout on made-up sides: the peer's MFU uses our FLOPs and our round's peak."""
+    flops = 163_579_392
+    sides = {
+        "ours": {"train_samples_per_second": 800.0, "train_flops_per_sample": flops, "matmul_gflops": 400.0,
+                 "train_mfu": 800.0 * flops / 1e9 / 400.0, "train_matmul_only_mfu": 0.45,
+                 "train_first_epoch_seconds": 3.0, "train_val_accuracy": 0.9, "train_parameters": 1_045_506},
+        "peer": {"train_samples_per_second": 600.0, "train_first_epoch_seconds": 2.0, "train_val_accuracy": 0.9,
+                 "parameters": 1_062_018, "threads": 2, "versions": {"torch": "x", "transformers": "y"}},
+    }  # fmt: skip
+    order = []
+
+    def run_side(side, epochs):
+        order.append(side)
+        return dict(sides[side])
+
+    monkeypatch.setattr(peer, "require_peer", lambda: None)
+    monkeypatch.setattr(peer, "_run_side", run_side)
+    results = peer.compare(rounds=2, epochs=1)
+    assert order == ["ours", "peer", "peer", "ours"]  # alternated, so drift hits both
+    assert results["ratios"] == [800 / 600] * 2
+    assert results["peer_train_mfu"] == pytest.approx([600.0 * flops / 1e9 / 400.0] * 2)
+    assert results["peer_train_mfu"][0] / results["train_mfu"][0] == pytest.approx(600 / 800)
+
+    monkeypatch.setattr(peer, "compare", lambda rounds, epochs: results)
+    assert main(["bench", "--peer", "--rounds", "2"]) == 0
+    printed = capsys.readouterr().out
+    mfu = 800.0 * flops / 1e9 / 400.0
+    assert f"train_mfu ours {mfu:.2f}, peer {mfu * 0.75:.2f}, matrix products alone 0.45" in printed
+    assert "ratio 1.33" in printed

@@ -75,13 +75,14 @@ def run_peer(args: argparse.Namespace) -> int:
         print(json.dumps(results))
         return 0
     print(f"samples per second: {results['train_samples_per_second_definition']}")
-    for index, (ours, theirs, ratio, mfu) in enumerate(
+    for index, (ours, theirs, ratio, mfu, peer_mfu, bound) in enumerate(
         zip(results["ours_samples_per_second"], results["peer_samples_per_second"], results["ratios"],
-            results["train_mfu"], strict=True),
+            results["train_mfu"], results["peer_train_mfu"], results["train_matmul_only_mfu"], strict=True),
         start=1,
     ):  # fmt: skip
         print(
-            f"round {index}: ours {ours:,.0f}   peer {theirs:,.0f}   ratio {ratio:.2f}   train_mfu {mfu:.2f}"
+            f"round {index}: ours {ours:,.0f}   peer {theirs:,.0f}   ratio {ratio:.2f}   "
+            f"train_mfu ours {mfu:.2f}, peer {peer_mfu:.2f}, matrix products alone {bound:.2f}"
         )
     print(
         f"median: ours {results['ours_median']:,.0f}   peer {results['peer_median']:,.0f}   "
