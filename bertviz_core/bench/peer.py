@@ -174,6 +174,11 @@ def _run_side(side: str, epochs: int) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
+def _mfu(side: dict, ours: dict) -> float:
+    """``side``'s samples per second at our FLOPs per sample, against our round's matmul peak."""
+    return side["train_samples_per_second"] * ours["train_flops_per_sample"] / 1e9 / ours["matmul_gflops"]
+
+
 def compare(rounds: int = 3, epochs: int = 4) -> dict:
     """``rounds`` of ours and the peer's, alternated (who goes first swaps each round), with ratios."""
     require_peer()
@@ -197,11 +202,7 @@ def compare(rounds: int = 3, epochs: int = 4) -> dict:
         "train_mfu": [pair["ours"]["train_mfu"] for pair in pairs],
         # The peer's samples at our arithmetic's FLOPs per sample (its pooler adds 0.06 %), against
         # the matmul peak measured in the same round: how close PyTorch gets on this CPU.
-        "peer_train_mfu": [
-            pair["peer"]["train_samples_per_second"] * pair["ours"]["train_flops_per_sample"] / 1e9
-            / pair["ours"]["matmul_gflops"]
-            for pair in pairs
-        ],
+        "peer_train_mfu": [_mfu(pair["peer"], pair["ours"]) for pair in pairs],
         "train_matmul_only_mfu": [pair["ours"]["train_matmul_only_mfu"] for pair in pairs],
         "ours_first_epoch_seconds": [pair["ours"]["train_first_epoch_seconds"] for pair in pairs],
         "peer_first_epoch_seconds": [pair["peer"]["train_first_epoch_seconds"] for pair in pairs],
