@@ -22,7 +22,7 @@ from bertviz_core.runs import PRETRAINING, StoredRun
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui.jobs import store, visitor
 from bertviz_ui.session import remembered
-from bertviz_ui.training_inputs import model_boxes, setting_key
+from bertviz_ui.training_inputs import model_boxes, model_key, setting_key
 from bertviz_ui.training_run import finished_at
 
 SCRATCH, CHECKPOINT = "A new model (from scratch)", "A pretrained checkpoint"
@@ -56,6 +56,14 @@ class Start:
     checkpoint: CheckpointFiles | None = None  # None: a new model
 
 
+def sequence_length_box(start: Start) -> tuple[str, int]:
+    """The key of the box that sets ``start``'s sequence length, and the longest it allows."""
+    if start.checkpoint is None:
+        return model_key("seq_len"), MODEL_FIELD["seq_len"].train_bounds[1]
+    positions = start.checkpoint.config.pos_num
+    return f"train_checkpoint_seq_len_{positions}", positions
+
+
 def stored_checkpoints() -> list[StoredRun]:
     return [run for run in store().runs(visitor()) if run.kind in CHECKPOINT_KINDS]
 
@@ -78,7 +86,7 @@ def start_section() -> Start | None:
     )
     field = MODEL_FIELD["seq_len"]
     low = min(field.train_bounds[0], config.pos_num)  # a checkpoint may know fewer positions
-    key = f"train_checkpoint_seq_len_{config.pos_num}"
+    key = sequence_length_box(Start(config, files))[0]
     st.session_state.setdefault(key, min(64, config.pos_num))
     seq_len = st.number_input(f"{field.title} (at most {config.pos_num:,}, the checkpoint's positions)", min_value=low,
                               max_value=config.pos_num, step=1, key=key, help=field.train_help)  # fmt: skip

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from bertviz_core.arithmetic import explain
+from bertviz_core.arithmetic import costs, explain
 from bertviz_core.charts import training as charts
 from bertviz_core.data.columns import guess_columns
 from bertviz_core.data.export import metrics_table, to_safe_csv
 from bertviz_core.data.rows import TrainingRows, training_rows
-from bertviz_core.data.tokens import encode_texts, token_preview
+from bertviz_core.data.tokens import encode_texts, longer_sequence, token_preview
 from bertviz_core.errors import UserError
 from bertviz_core.evaluation import tfidf_sentence
 from bertviz_core.jobs.requests import training_warm_up
@@ -36,7 +36,7 @@ from bertviz_ui.figures import Figure, figure_row
 from bertviz_ui.jobs import pool
 from bertviz_ui.navigation import enter_through_app
 from bertviz_ui.session import remembered, shared_model
-from bertviz_ui.start_from import SCRATCH, Start, start_section
+from bertviz_ui.start_from import SCRATCH, Start, sequence_length_box, start_section
 from bertviz_ui.timing import measured_against_predicted, training_prediction
 from bertviz_ui.training_inputs import load_model, setting, settings_boxes
 
@@ -138,6 +138,7 @@ def token_fit_section(rows_key: tuple, rows: TrainingRows, start: Start) -> None
     st.plotly_chart(
         charts.token_length_histogram(stats["lengths"], config.seq_len), key="train_token_lengths"
     )
+    _longer_sequence_offer(stats, start, len(rows.dataset.class_names))
     if vocabulary is not None:
         _pieces_example(rows, vocabulary, config.seq_len)
     elif stats["vocabulary_size"] < config.vocab:
@@ -145,6 +146,39 @@ def token_fit_section(rows_key: tuple, rows: TrainingRows, start: Start) -> None
             f"The training texts hold only {stats['vocabulary_size'] - 5:,} different words, so "
             f"{config.vocab - stats['vocabulary_size']:,} of the {config.vocab:,} embedding rows will never be used."
         )
+
+
+def _longer_sequence_offer(stats: dict, start: Start, classes: int) -> None:
+    """When a tenth of the texts lose their ends: what twice the sequence length keeps, and a button."""
+    config = start.config
+    key, most = sequence_length_box(start)
+    longer = longer_sequence(stats["lengths"], config.seq_len, most)
+    if longer is None:
+        return
+    if start.checkpoint is None:
+        wider = config.with_changes(seq_len=longer, pos_num=longer)
+    else:
+        wider = start.checkpoint.model_config(longer)
+    try:
+        check_training_fits(
+            wider, classes, int(setting("batch_size")), budget_mb=training_budget_mb(beside_server=True)
+        )
+    except UserError:
+        return  # the longer model would not fit: nothing to offer
+    whole = float(np.mean(np.asarray(stats["lengths"]) <= longer))
+    flops = costs.compute(wider, classes).training / costs.compute(config, classes).training
+    st.caption(
+        f":material/content_cut: {stats['truncated'] / stats['texts']:.0%} of the texts are longer than "
+        f"{config.seq_len} tokens and lose their ends. A sequence length of {longer} keeps {whole:.0%} of them "
+        f"whole, for {flops:.1f}x the computation per text."
+    )
+    st.button(f"Use sequence length {longer}", on_click=_set_box, args=(key, longer), key="train_longer_sequence",
+              icon=":material/width:")  # fmt: skip
+
+
+def _set_box(key: str, value: int) -> None:
+    """For on_click: a box's new value, set before it is drawn."""
+    st.session_state[key] = value
 
 
 def _pieces_example(rows: TrainingRows, vocabulary, seq_len: int) -> None:

@@ -313,6 +313,24 @@ def encode_split(
     )
 
 
+# Worth suggesting a longer sequence when at least this share of the texts lose their ends. Measured
+# on 3,726 quotations in five topics (README, "Default accuracy"), where 22 % of the texts are longer
+# than the default 64 tokens: at 128, validation accuracy 0.656 against 0.644 over eight seeds, for
+# about 1.8x the time per epoch (2.15x the arithmetic's FLOPs per text).
+CUT_SHARE_WORTH_LONGER = 0.1
+
+
+def longer_sequence(lengths: Sequence[int], seq_len: int, most: int) -> int | None:
+    """Twice ``seq_len``, when at least ``CUT_SHARE_WORTH_LONGER`` of the texts (their token
+    ``lengths``, as ``token_preview`` gives them) are longer than it and the model may have that
+    many positions (``most``); otherwise None."""
+    lengths = np.asarray(lengths)
+    longer = 2 * int(seq_len)
+    if lengths.size == 0 or longer > most:
+        return None
+    return longer if np.mean(lengths > seq_len) >= CUT_SHARE_WORTH_LONGER else None
+
+
 def token_preview(
     dataset: Dataset,
     vocab_size: int,

@@ -16,6 +16,7 @@ import zipfile
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.fields import TRAINING_FIELD
 from bertviz_core.model import runtime as tf_runtime
@@ -163,6 +164,36 @@ def test_a_model_too_big_to_train_is_refused_before_training(page):
     # The (collapsed) pretraining section refuses it too, in its own sentence.
     assert all("would need about" in error for error in errors) and len(errors) <= 2
     assert not any(button.key in ("train_start", "pretrain_start") for button in page.button)
+
+
+def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_click(page):
+    assert not any(button.key == "train_longer_sequence" for button in page.button)  # 64 holds the reviews
+    page.number_input(key="train_model_seq_len").set_value(8).run()
+
+    offer = next(caption.value for caption in page.caption if "lose their ends" in caption.value)
+    assert "longer than 8 tokens" in offer and "A sequence length of 16 keeps" in offer
+    ratio = costs.compute(ModelConfig(vocab=5000, seq_len=16, pos_num=16, embed_dim=128, heads=2, layers=2,
+                                      ff_dim=512, encoder_only=True), classes=2).training / costs.compute(
+        ModelConfig(vocab=5000, seq_len=8, pos_num=8, embed_dim=128, heads=2, layers=2, ff_dim=512,
+                    encoder_only=True), classes=2).training  # fmt: skip
+    assert f"for {ratio:.1f}x the computation per text" in offer
+    page.button(key="train_longer_sequence").click().run()
+
+    assert not page.exception
+    assert page.number_input(key="train_model_seq_len").value == 16
+
+
+def test_the_sequence_box_of_a_checkpoint_is_bounded_by_its_positions():
+    from types import SimpleNamespace
+
+    from bertviz_ui.start_from import Start, sequence_length_box
+
+    new = Start(ModelConfig())
+    assert sequence_length_box(new) == ("train_model_seq_len", 2048)
+    checkpoint = Start(
+        ModelConfig(seq_len=64, pos_num=64), SimpleNamespace(config=ModelConfig(seq_len=128, pos_num=128))
+    )
+    assert sequence_length_box(checkpoint) == ("train_checkpoint_seq_len_128", 128)
 
 
 def test_heads_offered_divide_the_embedding_dimension(page):
