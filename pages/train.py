@@ -169,8 +169,8 @@ def _longer_sequence_offer(stats: dict, start: Start, classes: int) -> None:
     flops = costs.compute(wider, classes).training / costs.compute(config, classes).training
     st.caption(
         f":material/content_cut: {stats['truncated'] / stats['texts']:.0%} of the texts are longer than "
-        f"{config.seq_len} tokens and lose their ends. A sequence length of {longer} keeps {whole:.0%} of them "
-        f"whole, for {flops:.1f}x the computation per text."
+        f"{config.seq_len} tokens and lose their ends. At a sequence length of {longer}, {whole:.0%} of all the "
+        f"texts fit whole, for {flops:.1f}x the computation per text."
     )
     st.button(f"Use sequence length {longer}", on_click=_set_box, args=(key, longer), key="train_longer_sequence",
               icon=":material/width:")  # fmt: skip

@@ -171,7 +171,7 @@ def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_c
     page.number_input(key="train_model_seq_len").set_value(8).run()
 
     offer = next(caption.value for caption in page.caption if "lose their ends" in caption.value)
-    assert "longer than 8 tokens" in offer and "A sequence length of 16 keeps" in offer
+    assert "longer than 8 tokens" in offer and "At a sequence length of 16, " in offer
     ratio = costs.compute(ModelConfig(vocab=5000, seq_len=16, pos_num=16, embed_dim=128, heads=2, layers=2,
                                       ff_dim=512, encoder_only=True), classes=2).training / costs.compute(
         ModelConfig(vocab=5000, seq_len=8, pos_num=8, embed_dim=128, heads=2, layers=2, ff_dim=512,
