@@ -13,11 +13,15 @@ import sys
 import tempfile
 import zipfile
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.data.rows import training_rows
+from bertviz_core.data.samples import load_sample
+from bertviz_core.data.tokens import token_preview
 from bertviz_core.fields import TRAINING_FIELD
 from bertviz_core.model import runtime as tf_runtime
 from bertviz_ui.session import SharedModel
@@ -171,7 +175,11 @@ def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_c
     page.number_input(key="train_model_seq_len").set_value(8).run()
 
     offer = next(caption.value for caption in page.caption if "lose their ends" in caption.value)
-    assert "longer than 8 tokens" in offer and "At a sequence length of 16, " in offer
+    rows = training_rows(load_sample("reviews"))
+    stats = token_preview(rows.dataset, vocab_size=5000, seq_len=8, val_share=0.2, seed=0)
+    lengths = np.asarray(stats["lengths"])
+    assert f"{np.mean(lengths > 8):.0%} of the texts are longer than 8 tokens" in offer
+    assert f"At a sequence length of 16, {np.mean(lengths <= 16):.0%} of all the texts fit whole" in offer
     ratio = costs.compute(ModelConfig(vocab=5000, seq_len=16, pos_num=16, embed_dim=128, heads=2, layers=2,
                                       ff_dim=512, encoder_only=True), classes=2).training / costs.compute(
         ModelConfig(vocab=5000, seq_len=8, pos_num=8, embed_dim=128, heads=2, layers=2, ff_dim=512,
