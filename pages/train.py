@@ -165,12 +165,13 @@ def _longer_sequence_offer(stats: dict, start: Start, classes: int) -> None:
         )
     except UserError:
         return  # the longer model would not fit: nothing to offer
-    whole = float(np.mean(np.asarray(stats["lengths"]) <= longer))
+    still_cut = int(np.count_nonzero(np.asarray(stats["lengths"]) > longer))
     flops = costs.compute(wider, classes).training / costs.compute(config, classes).training
     st.caption(
-        f":material/content_cut: {stats['truncated'] / stats['texts']:.0%} of the texts are longer than "
-        f"{config.seq_len} tokens and lose their ends. At a sequence length of {longer}, {whole:.0%} of all the "
-        f"texts fit whole, for {flops:.1f}x the computation per text."
+        f":material/content_cut: {stats['truncated']:,} of the {stats['texts']:,} texts are longer than "
+        f"{config.seq_len} tokens and lose their ends. At a sequence length of {longer:,}, "
+        f"{'none would' if still_cut == 0 else f'{still_cut:,} would'}, for {flops:.1f}x the arithmetic's FLOPs "
+        "per text (training time grows a little less)."
     )
     st.button(f"Use sequence length {longer}", on_click=_set_box, args=(key, longer), key="train_longer_sequence",
               icon=":material/width:")  # fmt: skip

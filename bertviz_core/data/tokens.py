@@ -321,14 +321,15 @@ CUT_SHARE_WORTH_LONGER = 0.1
 
 
 def longer_sequence(lengths: Sequence[int], seq_len: int, most: int) -> int | None:
-    """Twice ``seq_len``, when at least ``CUT_SHARE_WORTH_LONGER`` of the texts (their token
-    ``lengths``, as ``token_preview`` gives them) are longer than it and the model may have that
-    many positions (``most``); otherwise None."""
+    """A longer sequence worth offering, when at least ``CUT_SHARE_WORTH_LONGER`` of the texts
+    (their token ``lengths``, as ``token_preview`` gives them) are longer than ``seq_len``: twice
+    it, or less when the longest text or the model's most positions (``most``) stop short of that.
+    None when nothing longer is worth it or possible."""
     lengths = np.asarray(lengths)
-    longer = 2 * int(seq_len)
-    if lengths.size == 0 or longer > most:
+    if lengths.size == 0 or np.mean(lengths > seq_len) < CUT_SHARE_WORTH_LONGER:
         return None
-    return longer if np.mean(lengths > seq_len) >= CUT_SHARE_WORTH_LONGER else None
+    longer = min(2 * int(seq_len), int(most), int(lengths.max()))
+    return longer if longer > seq_len else None
 
 
 def token_preview(

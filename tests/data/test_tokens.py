@@ -111,12 +111,12 @@ def test_a_released_vocabularys_tokenizer_makes_a_huge_word_one_unknown_token():
 
 
 def test_a_longer_sequence_is_suggested_when_a_tenth_of_the_texts_are_cut():
-    from bertviz_core.data.tokens import CUT_SHARE_WORTH_LONGER, longer_sequence
+    from bertviz_core.data.tokens import longer_sequence
 
-    assert CUT_SHARE_WORTH_LONGER == 0.1
-    tenth_cut = [64] * 90 + [65] * 10
-    assert longer_sequence(tenth_cut, seq_len=64, most=2048) == 128
-    assert longer_sequence([64] * 91 + [65] * 9, seq_len=64, most=2048) is None  # 9 % cut: not worth it
-    assert longer_sequence(tenth_cut, seq_len=64, most=127) is None  # the model cannot have 128 positions
-    assert longer_sequence(tenth_cut, seq_len=64, most=128) == 128
+    tenth_cut = [64] * 90 + [200] * 10
+    assert longer_sequence(tenth_cut, seq_len=64, most=2048) == 128  # twice the length
+    assert longer_sequence([64] * 91 + [200] * 9, seq_len=64, most=2048) is None  # 9 % cut: not worth it
+    assert longer_sequence(tenth_cut, seq_len=64, most=100) == 100  # as long as the model may be
+    assert longer_sequence(tenth_cut, seq_len=64, most=64) is None  # no longer at all
+    assert longer_sequence([64] * 90 + [70] * 10, seq_len=64, most=2048) == 70  # the longest text is enough
     assert longer_sequence([], seq_len=64, most=2048) is None

@@ -178,17 +178,54 @@ def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_c
     rows = training_rows(load_sample("reviews"))
     stats = token_preview(rows.dataset, vocab_size=5000, seq_len=8, val_share=0.2, seed=0)
     lengths = np.asarray(stats["lengths"])
-    assert f"{np.mean(lengths > 8):.0%} of the texts are longer than 8 tokens" in offer
-    assert f"At a sequence length of 16, {np.mean(lengths <= 16):.0%} of all the texts fit whole" in offer
+    assert (
+        f"{np.count_nonzero(lengths > 8):,} of the {lengths.size:,} texts are longer than 8 tokens" in offer
+    )
+    assert f"At a sequence length of 16, {np.count_nonzero(lengths > 16):,} would" in offer
     ratio = costs.compute(ModelConfig(vocab=5000, seq_len=16, pos_num=16, embed_dim=128, heads=2, layers=2,
                                       ff_dim=512, encoder_only=True), classes=2).training / costs.compute(
         ModelConfig(vocab=5000, seq_len=8, pos_num=8, embed_dim=128, heads=2, layers=2, ff_dim=512,
                     encoder_only=True), classes=2).training  # fmt: skip
-    assert f"for {ratio:.1f}x the computation per text" in offer
+    assert f"for {ratio:.1f}x the arithmetic's FLOPs per text" in offer
     page.button(key="train_longer_sequence").click().run()
 
     assert not page.exception
     assert page.number_input(key="train_model_seq_len").value == 16
+
+
+def test_no_longer_sequence_is_offered_when_it_would_not_fit_in_memory(page, monkeypatch):
+    import bertviz_core.memory as memory
+    from bertviz_core.errors import MemoryGuardError
+
+    real = memory.check_training_fits
+
+    def refuse_sixteen(config, *args, **kwargs):
+        if config.seq_len == 16:
+            raise MemoryGuardError("Training this model would need more memory than allowed.")
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(memory, "check_training_fits", refuse_sixteen)
+    page.number_input(key="train_model_seq_len").set_value(8).run()
+
+    assert not page.exception and not page.error
+    assert any(metric.label == "Texts cut off" for metric in page.metric)
+    assert not any("lose their ends" in caption.value for caption in page.caption)
+    assert not any(button.key == "train_longer_sequence" for button in page.button)
+
+
+def test_a_checkpoints_sequence_box_takes_the_offer_too(page, tmp_path):
+    from tests.model.checkpoints import write_google_checkpoint, zipped
+
+    small = ModelConfig(vocab=64, seq_len=64, pos_num=64, embed_dim=16, heads=2, layers=1, ff_dim=32)
+    payload = zipped(write_google_checkpoint(tmp_path / "uncased_L-1_H-16_A-2", small))
+    page.radio(key="train_start_from").set_value("A pretrained checkpoint").run()
+    page.file_uploader[-1].set_value(("uncased_L-1_H-16_A-2.zip", payload, "application/zip")).run()
+    page.number_input(key="train_checkpoint_seq_len_64").set_value(8).run()
+    assert any("longer than 8 tokens" in caption.value for caption in page.caption)
+    page.button(key="train_longer_sequence").click().run()
+
+    assert not page.exception and not page.error
+    assert page.number_input(key="train_checkpoint_seq_len_64").value == 16
 
 
 def test_the_sequence_box_of_a_checkpoint_is_bounded_by_its_positions():
