@@ -38,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on one column of texts (labels are not needed), then save bert_config.json, bert_model.ckpt.* and "
         "vocab.txt (Google's checkpoint layout) and pretraining.json to --out.",
     )
-    parser.add_argument("csv", metavar="CSV", help="a CSV file with a column of texts")
+    parser.add_argument(
+        "csv",
+        metavar="CSV",
+        help="a CSV file with a header row and a column of texts (a column alone will do)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to save the checkpoint in")
     parser.add_argument("--text-column", metavar="C", help="column of texts (guessed when not given)")
     defaults = training_default_config()
@@ -67,7 +71,8 @@ def text_rows(
     table: Table, text_column: str | None = None, max_rows: int = MAX_ROWS, seed: int = 0
 ) -> tuple[list[str], str, list[str]]:
     """The non-empty texts of one column (given, or guessed as for training: the longest free text),
-    sampled down to ``max_rows`` with ``seed``; the column's name; notes on what was dropped or sampled.
+    sampled down to ``max_rows`` with ``seed``; the column's name; notes on how the file was read and
+    what was dropped or sampled.
     No other column is read, so a label column may be anything, or wrong."""
     frame = table.frame
     if text_column is None:
@@ -81,7 +86,7 @@ def text_rows(
         column = column.iloc[:, 0]
     texts = [text.strip() for text in column.where(column.notna(), "").astype(str)]
     kept = [text for text in texts if text]
-    notes = []
+    notes = list(table.notes)
     if len(kept) < len(texts):
         notes.append(f"Dropped {plural(len(texts) - len(kept), 'row')} without text.")
     if not kept:

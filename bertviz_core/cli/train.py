@@ -104,10 +104,11 @@ def read_table(args: argparse.Namespace, texts_only: bool = False) -> Table:
     return read_csv_bytes(raw, path.name, texts_only=texts_only)
 
 
-def _read_rows(args: argparse.Namespace) -> TrainingRows:
-    return training_rows(
-        read_table(args), args.text_column, args.label_column, max_rows=args.max_rows, seed=args.seed
-    )
+def _read_rows(args: argparse.Namespace) -> tuple[TrainingRows, tuple[str, ...]]:
+    """The training rows, and every note on the way: the file's (delimiter, skipped rows) and the rows'."""
+    table = read_table(args)
+    rows = training_rows(table, args.text_column, args.label_column, max_rows=args.max_rows, seed=args.seed)
+    return rows, (*table.notes, *rows.dataset.notes)
 
 
 class _StderrProgress:
@@ -176,7 +177,7 @@ def _train_and_save(
     checkpoint: CheckpointFiles | None,
     distributed: DistributedTraining | None = None,
 ) -> int:
-    rows = _read_rows(args)
+    rows, notes = _read_rows(args)
     dataset, text_column, label_column = rows.dataset, rows.text_column, rows.label_column
     check_training_fits(config, len(dataset.class_names), settings.batch_size)  # before any progress line
     chief = distributed is None or distributed.setup.is_chief
@@ -184,7 +185,7 @@ def _train_and_save(
         print(
             f"Training on {len(dataset.texts):,} rows: text '{text_column}', label '{label_column}', "
             f"classes {', '.join(dataset.class_names)}.",
-            *dataset.notes,
+            *notes,
             sep="\n",
             file=sys.stderr,
             flush=True,
@@ -204,7 +205,7 @@ def _train_and_save(
         with distributed.output_folder(out) as folder:  # the chief's is out, the others' a scratch folder
             save_bundle(bundle, folder)
         distributed.barrier()
-    report = train_report(bundle, out, text_column, label_column, dataset.notes)
+    report = train_report(bundle, out, text_column, label_column, notes)
     if not chief:
         report["out"] = None  # nothing of this worker's is kept
         if not args.json:

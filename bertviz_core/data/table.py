@@ -257,7 +257,10 @@ def _shape_table(
         # Maybe the header just lacks names for the last columns: then nearly all rows fit in one
         # wider width and most have exactly that many fields (rows that end in empty fields are shorter).
         common_width = int(np.sort(data_widths)[int(np.ceil((1 - RAGGED_ROW_SHARE) * data_widths.size)) - 1])
-        if common_width > width and (data_widths == common_width).mean() >= 0.5:
+        # Not for a column of texts alone: there a one-name header over wider rows means texts
+        # with unquoted delimiters, which would be cut into pieces.
+        lone_texts = texts_only and header_width == 1
+        if common_width > width and (data_widths == common_width).mean() >= 0.5 and not lone_texts:
             notes.append(
                 f"The header has {plural(header_width, 'field')} but most rows have "
                 f"{common_width}: the unnamed columns are called column_N."

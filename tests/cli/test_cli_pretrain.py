@@ -78,11 +78,14 @@ def test_a_file_of_texts_alone_is_enough(tmp_path, repo_root):
         writer = csv.writer(handle)
         writer.writerow(["text"])
         writer.writerows([[f"the {word}, it said, sat on the mat"] for word in ["cat", "dog", "fox"] * 4])
+    with csv_path.open("a", encoding="utf-8") as handle:
+        handle.write("an unquoted text, with a comma\n")  # one row of 13: skipped, and said so
     out = tmp_path / "checkpoint"
     finished = run_cli("pretrain", str(csv_path), "--out", str(out), *TINY_ARGS, "--json", cwd=repo_root)
     assert finished.returncode == 0, finished.stderr[-2000:]
     report = json.loads(finished.stdout)
     assert report["column"] == "text" and report["texts"] == 12
+    assert any(note.startswith("Skipped 1 row with more fields than the header") for note in report["notes"])
     assert (out / "bert_model.ckpt.index").is_file()
 
 

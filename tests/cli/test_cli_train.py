@@ -80,10 +80,12 @@ def test_train_json_contract(trained_dir):
 
 def test_train_without_json_prints_progress_and_a_summary(tmp_path, repo_root):
     csv_path = write_reviews_csv(tmp_path / "reviews.csv", rows=40)
+    csv_path.write_text(csv_path.read_text().replace(",", ";"))  # the file's own notes are printed too
     args = [*TINY_ARGS[:-6], "--epochs", "2", "--batch-size", "8"]
     finished = run_cli("train", str(csv_path), "--out", str(tmp_path / "m"), *args, cwd=repo_root)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "epoch 1/2" in finished.stderr and "samples/s" in finished.stderr
+    assert "Columns are separated by semicolons." in finished.stderr
     assert "Validation accuracy" in finished.stdout and "Confusion matrix" in finished.stdout
     assert "Model vs TF-IDF + logistic regression on the same texts: accuracy" in finished.stdout
     assert "Traceback" not in finished.stderr

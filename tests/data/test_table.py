@@ -243,6 +243,14 @@ def test_a_column_of_texts_alone_is_a_table_for_pretraining() -> None:
     assert frame["review"].iloc[-1] == "Quoted, with a comma; and a semicolon"
 
 
+def test_texts_with_unquoted_commas_are_refused_not_cut_into_columns() -> None:
+    data = b"text\n" + b"".join(b"the cat %d, it said, sat on the mat\n" % i for i in range(10))
+    message = _refusal(lambda raw, name: read_csv_bytes(raw, name, texts_only=True), data, "texts.csv")
+    assert "more fields than its header" in message and "double quotes" in message
+    # A training table may lack names for its last columns: there the rows keep their fields.
+    assert list(read_csv_bytes(data, "texts.csv").frame.columns) == ["text", "column_2", "column_3"]
+
+
 def test_random_binary_is_refused() -> None:
     noise = np.random.default_rng(0).integers(0, 256, size=4000, dtype=np.uint8).tobytes()
     message = _refusal(read_csv_bytes, noise.replace(b"\x00", b"\x01"), "noise.bin")

@@ -463,7 +463,7 @@ def test_the_page_and_the_command_line_train_on_the_same_rows_of_a_large_file(pa
     arguments = argparse.Namespace(
         csv=str(tmp_path / "large.csv"), text_column=None, label_column=None, max_rows=MAX_ROWS, seed=7
     )
-    on_the_command_line = _read_rows(arguments).dataset
+    on_the_command_line = _read_rows(arguments)[0].dataset
     assert len(on_page.texts) == MAX_ROWS
     assert on_page.texts == on_the_command_line.texts and on_page.labels == on_the_command_line.labels
 
