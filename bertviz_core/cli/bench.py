@@ -82,7 +82,7 @@ def run_peer(args: argparse.Namespace) -> int:
     ):  # fmt: skip
         print(
             f"round {index}: ours {ours:,.0f}   peer {theirs:,.0f}   ratio {ratio:.2f}   "
-            f"train_mfu ours {mfu:.2f}, peer {peer_mfu:.2f}, matrix products alone {bound:.2f}"
+            f"train_mfu ours {mfu:.2f}, peer {peer_mfu:.2f}   matrix products alone {bound:.2f} (the bound)"
         )
     print(
         f"median: ours {results['ours_median']:,.0f}   peer {results['peer_median']:,.0f}   "
