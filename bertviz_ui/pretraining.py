@@ -17,6 +17,7 @@ from bertviz_core.jobs.protocol import DONE
 from bertviz_core.jobs.requests import pretraining_request
 from bertviz_core.memory import check_pretraining_fits, training_budget_mb
 from bertviz_core.model.checkpoint import zip_checkpoint
+from bertviz_core.model.pretraining import DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, LEARNING_RATE_HELP
 from bertviz_core.runs import PRETRAINING
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
@@ -46,13 +47,16 @@ def section(dataset: Dataset, source: str, config: ModelConfig, val_share: float
     st.caption(EXPLAINED)
     first, second, third = st.columns(3)
     epochs = int(
-        first.number_input("Pretraining epochs", 1, 100, 5, key="pretrain_epochs", persist_state="session")
+        first.number_input(
+            "Pretraining epochs", 1, 100, DEFAULT_EPOCHS, key="pretrain_epochs", persist_state="session"
+        )
     )
     batch = int(
         second.number_input("Batch size", 1, 512, 32, key="pretrain_batch_size", persist_state="session")
     )
-    rate = float(third.select_slider("Learning rate", RATES, value=5e-4, key="pretrain_learning_rate",
-                                     format_func=lambda value: f"{value:g}", persist_state="session"))  # fmt: skip
+    rate = float(third.select_slider("Learning rate", RATES, value=DEFAULT_LEARNING_RATE, key="pretrain_learning_rate",
+                                     format_func=lambda value: f"{value:g}", help=LEARNING_RATE_HELP,
+                                     persist_state="session"))  # fmt: skip
     budget = training_budget_mb(beside_server=True)
     try:
         settings = TrainSettings(epochs=epochs, batch_size=batch, learning_rate=rate, seed=seed)

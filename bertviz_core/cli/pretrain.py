@@ -22,12 +22,24 @@ from bertviz_core.errors import DataError, UserError
 from bertviz_core.fields import MODEL_FIELDS, TRAINING_FIELD
 from bertviz_core.memory import check_pretraining_fits
 from bertviz_core.model.checkpoint import NEEDED
-from bertviz_core.model.pretraining import PRETRAINING_FILE, pretrain, save_pretrained
+from bertviz_core.model.pretraining import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LEARNING_RATE,
+    LEARNING_RATE_HELP,
+    PRETRAINING_FILE,
+    pretrain,
+    save_pretrained,
+)
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import plural, short
 
 # The training settings pretraining uses (no validation share, no patience: nothing is held out).
 SETTINGS = ("epochs", "batch_size", "learning_rate", "seed")
+# Where pretraining's default or meaning differs from a classifier's (the page uses the same).
+PRETRAINING_DEFAULTS = {
+    "epochs": (DEFAULT_EPOCHS, TRAINING_FIELD["epochs"].help.replace("; early stopping may end sooner", "")),
+    "learning_rate": (DEFAULT_LEARNING_RATE, LEARNING_RATE_HELP),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,10 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit = parser.add_argument_group("pretraining")
     for name in SETTINGS:
         field = TRAINING_FIELD[name]
-        fit.add_argument(
-            field.option, dest=field.name, type=int if field.whole else float, default=field.default,
-            metavar="N" if field.whole else "F", help=field.help.replace("; early stopping may end sooner", ""),
-        )  # fmt: skip
+        default, text = field.default, field.help.replace("; early stopping may end sooner", "")
+        if name in PRETRAINING_DEFAULTS:
+            default, text = PRETRAINING_DEFAULTS[name]
+        fit.add_argument(field.option, dest=field.name, type=int if field.whole else float, default=default,
+                         metavar="N" if field.whole else "F", help=f"{text.rstrip('.')}; default {default:g}.")  # fmt: skip
     fit.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
                      help="larger tables are sampled down to this many rows (with --seed)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -74,6 +74,10 @@ from bertviz_core.model.classifier import _seeded_dropout
 from bertviz_core.settings import TrainSettings
 
 PRETRAINING_FILE = "pretraining.json"
+# Pretraining's own defaults, the page's and the command line's: fewer epochs than a classifier's
+# (an epoch holds every text's masked words and a pair) and a constant Adam rate (no warm-up here).
+DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE = 5, 5e-4
+LEARNING_RATE_HELP = "Adam's step size, the same for every step (pretraining has no warm-up or decay)."
 UNUSED = "[unused{}]"
 # What every epoch record holds (``epoch`` counts from 1; a loss or accuracy is None when not finite).
 EPOCH_KEYS = (

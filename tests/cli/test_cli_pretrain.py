@@ -114,3 +114,21 @@ def test_a_missing_file_and_an_out_that_is_a_file_are_sentences(tmp_path, repo_r
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert "is a file" in one_sentence(run_cli("pretrain", str(csv_path), "--out", str(taken), cwd=repo_root))
+
+
+def test_the_command_line_pretrains_with_the_pages_defaults_and_a_constant_rate(repo_root):
+    from streamlit.testing.v1 import AppTest
+
+    from bertviz_core.cli import build_parser
+
+    args = build_parser().parse_args(["pretrain", "texts.csv", "--out", "checkpoint"])
+    page = AppTest.from_file(str(repo_root / "pages" / "train.py"), default_timeout=60).run()
+    assert not page.exception
+    assert args.epochs == page.number_input(key="pretrain_epochs").value == 5
+    assert args.learning_rate == page.select_slider(key="pretrain_learning_rate").value == 5e-4
+    help_text = " ".join(run_cli("pretrain", "--help", cwd=repo_root).stdout.split())
+    assert (
+        "Adam's step size, the same for every step (pretraining has no warm-up or decay); default 0.0005."
+        in (help_text)
+    )
+    assert "rises to this" not in help_text  # the classifier's schedule is not pretraining's
