@@ -138,18 +138,23 @@ def token_fit_section(rows_key: tuple, rows: TrainingRows, start: Start) -> None
     st.plotly_chart(
         charts.token_length_histogram(stats["lengths"], config.seq_len), key="train_token_lengths"
     )
-    _longer_sequence_offer(stats, start, len(rows.dataset.class_names))
+    # Containers always drawn, filled or not: an element that comes and goes would move every box
+    # below it, and a box the browser redraws loses what was being typed into it.
+    with st.container():
+        _longer_sequence_offer(stats, start, len(rows.dataset.class_names))
+    notes = st.container()
     if vocabulary is not None:
-        _pieces_example(rows, vocabulary, config.seq_len)
+        with notes:
+            _pieces_example(rows, vocabulary, config.seq_len)
     elif stats["vocabulary_size"] < config.vocab:
-        st.caption(
+        notes.caption(
             f"The training texts hold only {stats['vocabulary_size'] - 5:,} different words, so "
             f"{config.vocab - stats['vocabulary_size']:,} of the {config.vocab:,} embedding rows will never be used."
         )
 
 
 def _longer_sequence_offer(stats: dict, start: Start, classes: int) -> None:
-    """When a tenth of the texts lose their ends: what twice the sequence length keeps, and a button."""
+    """When a tenth of the texts lose their ends: a longer sequence, what it would still cut, and a button."""
     config = start.config
     key, most = sequence_length_box(start)
     longer = longer_sequence(stats["lengths"], config.seq_len, most)
