@@ -160,10 +160,7 @@ def _longer_sequence_offer(stats: dict, start: Start, classes: int) -> None:
     longer = longer_sequence(stats["lengths"], config.seq_len, most)
     if longer is None:
         return
-    if start.checkpoint is None:
-        wider = config.with_changes(seq_len=longer, pos_num=longer)
-    else:
-        wider = start.checkpoint.model_config(longer)
+    wider = config.with_changes(seq_len=longer, pos_num=longer)  # a checkpoint's too: its encoder, longer
     try:
         check_training_fits(
             wider, classes, int(setting("batch_size")), budget_mb=training_budget_mb(beside_server=True)

@@ -36,10 +36,8 @@ from bertviz_core.text import plural, short
 # The training settings pretraining uses (no validation share, no patience: nothing is held out).
 SETTINGS = ("epochs", "batch_size", "learning_rate", "seed")
 # Where pretraining's default or meaning differs from a classifier's (the page uses the same).
-PRETRAINING_DEFAULTS = {
-    "epochs": (DEFAULT_EPOCHS, TRAINING_FIELD["epochs"].help.replace("; early stopping may end sooner", "")),
-    "learning_rate": (DEFAULT_LEARNING_RATE, LEARNING_RATE_HELP),
-}
+PRETRAINING_DEFAULTS = {"epochs": DEFAULT_EPOCHS, "learning_rate": DEFAULT_LEARNING_RATE}
+PRETRAINING_HELP = {"learning_rate": LEARNING_RATE_HELP}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,9 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit = parser.add_argument_group("pretraining")
     for name in SETTINGS:
         field = TRAINING_FIELD[name]
-        default, text = field.default, field.help.replace("; early stopping may end sooner", "")
-        if name in PRETRAINING_DEFAULTS:
-            default, text = PRETRAINING_DEFAULTS[name]
+        default = PRETRAINING_DEFAULTS.get(name, field.default)
+        text = PRETRAINING_HELP.get(name, field.help.replace("; early stopping may end sooner", ""))
         fit.add_argument(field.option, dest=field.name, type=int if field.whole else float, default=default,
                          metavar="N" if field.whole else "F", help=f"{text.rstrip('.')}; default {default:g}.")  # fmt: skip
     fit.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
