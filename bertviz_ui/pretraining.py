@@ -11,11 +11,11 @@ import numpy as np
 import streamlit as st
 
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.budget import check_pretraining_fits, training_budget_mb
 from bertviz_core.data.rows import Dataset, stratified_split
 from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE
 from bertviz_core.jobs.requests import pretraining_request
-from bertviz_core.memory import check_pretraining_fits, training_budget_mb
 from bertviz_core.model.checkpoint import zip_checkpoint
 from bertviz_core.model.pretraining import DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, LEARNING_RATE_HELP
 from bertviz_core.runs import PRETRAINING

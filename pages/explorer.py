@@ -23,15 +23,15 @@ from bertviz_core.arithmetic.params import (
     summary_table,
     total_params,
 )
-from bertviz_core.charts import explorer as charts
-from bertviz_core.data.export import to_safe_csv
-from bertviz_core.errors import MemoryGuardError, UserError
-from bertviz_core.memory import (
+from bertviz_core.arithmetic.training_memory import (
     MACHINE_FORMULA,
-    check_build_fits,
     estimated_build_mb,
     explorer_training_memory,
 )
+from bertviz_core.budget import check_build_fits
+from bertviz_core.charts import explorer as charts
+from bertviz_core.data.export import to_safe_csv
+from bertviz_core.errors import MemoryGuardError, UserError
 from bertviz_core.text import escape_markdown, format_bytes, format_count, format_flops, format_short_count
 from bertviz_ui.compare import comparison_section, pin_bar
 from bertviz_ui.controls import change, model_controls

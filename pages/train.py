@@ -11,6 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.arithmetic import costs, explain
+from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
+from bertviz_core.budget import check_training_fits, explorer_model_for_training, training_budget_mb
 from bertviz_core.charts import training as charts
 from bertviz_core.data.columns import guess_columns
 from bertviz_core.data.export import metrics_table, to_safe_csv
@@ -19,12 +21,6 @@ from bertviz_core.data.tokens import encode_texts, longer_sequence, token_previe
 from bertviz_core.errors import UserError
 from bertviz_core.evaluation import tfidf_sentence
 from bertviz_core.jobs.requests import training_warm_up
-from bertviz_core.memory import (
-    TRAINING_RUNTIME_MB,
-    check_training_fits,
-    explorer_model_for_training,
-    training_budget_mb,
-)
 from bertviz_core.model.bundle import zip_folder
 from bertviz_core.model.checkpoint import started_from
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun

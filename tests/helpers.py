@@ -13,10 +13,10 @@ import numpy as np
 import psutil
 import pytest
 
+from bertviz_core.budget import DEFAULT_BUDGET_MB
 from bertviz_core.data.rows import Dataset
 from bertviz_core.data.table import Table
 from bertviz_core.errors import UserError
-from bertviz_core.memory import DEFAULT_BUDGET_MB
 from bertviz_core.text import MIB
 
 ROWS = [

@@ -6,21 +6,19 @@ import pytest
 
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.errors import MemoryGuardError
-from bertviz_core.memory import (
+from bertviz_core.arithmetic.training_memory import (
     ACTIVATION_FACTOR,
     EXPLORER_CLASSES,
     MLM_OUTPUT_COPIES,
     TRAINING_RUNTIME_MB,
     WEIGHT_COPIES_BYTES_PER_PARAM,
-    check_training_fits,
     estimate_pretraining_memory,
     estimate_training_memory,
-    explorer_model_for_training,
     explorer_training_memory,
-    training_budget_mb,
     training_job_mb,
 )
+from bertviz_core.budget import check_training_fits, explorer_model_for_training, training_budget_mb
+from bertviz_core.errors import MemoryGuardError
 from bertviz_core.text import MIB
 from tests.model.conftest import TINY
 

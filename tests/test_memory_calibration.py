@@ -5,7 +5,7 @@ fresh process through ``python3 -m bertviz_core train`` on the reviews sample (2
 resident memory read from the child's own high-water mark (``VmHWM``). Measured 2026-12-02 on
 this 2-core machine, 2 epochs each, while other jobs ran (load average 2-16).
 Re-run the tool and update this table whenever the training code, TensorFlow or the machine
-constants of ``bertviz_core.memory`` change; the last test re-measures one point so the table
+constants of ``bertviz_core.arithmetic.training_memory`` change; the last test re-measures one point so the table
 cannot silently go stale.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.memory import estimate_training_memory
+from bertviz_core.arithmetic.training_memory import estimate_training_memory
 from tools.memory_calibration import BY_NAME, SAMPLE_CLASSES, measure_peak_mb
 
 TOLERANCE = 0.15

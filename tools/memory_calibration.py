@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
-from bertviz_core.memory import estimate_training_memory  # noqa: E402
+from bertviz_core.arithmetic.training_memory import estimate_training_memory  # noqa: E402
 from bertviz_core.text import MIB  # noqa: E402
 
 SAMPLE = REPO_ROOT / "bertviz_core" / "data" / "samples" / "reviews.csv"
@@ -138,7 +138,7 @@ def table_rows(measured: dict[str, float]) -> list[dict]:
 
 
 def fit_machine_constants(measured: dict[str, float]) -> tuple[float, float, float]:
-    """Least squares for the three machine constants of ``bertviz_core.memory``: measured peak =
+    """Least squares for the three machine constants of ``bertviz_core.arithmetic.training_memory``: measured peak =
     theory + runtime + copies bytes per parameter + (factor - 1) × textbook activations, each point
     weighted by 1 / measured (the target is a relative error). Returns (runtime MB, copies bytes per
     parameter, factor)."""

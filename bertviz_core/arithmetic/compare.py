@@ -18,8 +18,8 @@ import pandas as pd
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import COMPONENTS, component_totals, layer_rows, total_params
+from bertviz_core.arithmetic.training_memory import explorer_training_memory
 from bertviz_core.fields import MODEL_FIELDS
-from bertviz_core.memory import explorer_training_memory
 
 BOTH, ONLY_A, ONLY_B = "both", "only A", "only B"
 # The comparison's CSV columns; "B - A" with a plain hyphen, which every spreadsheet reads.

@@ -8,7 +8,7 @@ Conventions (the ones papers and calculators use, stated so a student can follow
 - Training memory with Adam in fp32, in theory: 16 bytes per parameter (weights, gradients, two
   moments) plus the activations kept for the backward pass. What a real TensorFlow process adds on
   top (its runtime, the best weights' copy, temporaries) is measured, not counted: see
-  ``bertviz_core.memory.TrainingMemory``, which both pages show.
+  ``bertviz_core.arithmetic.training_memory.TrainingMemory``, which both pages show.
 - Activations: every layer's output (the numbers ``model.summary()`` shapes describe, checked
   against the real model in the tests) plus what lives inside the attention and feed-forward layers
   (queries, keys, values, the A × S × S score and softmax matrices, the F-wide hidden layer before

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
+from bertviz_core.budget import check_pretraining_fits
 from bertviz_core.cli import add_model_options
 from bertviz_core.cli.train import num, quiet_tensorflow, read_table
 from bertviz_core.data.columns import guess_columns
@@ -20,7 +21,6 @@ from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.table import Table
 from bertviz_core.errors import DataError, UserError
 from bertviz_core.fields import MODEL_FIELDS, TRAINING_FIELD
-from bertviz_core.memory import check_pretraining_fits
 from bertviz_core.model.checkpoint import NEEDED
 from bertviz_core.model.pretraining import (
     DEFAULT_EPOCHS,

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     result = size_report(config)
     status = 0
     if args.verify:
-        from bertviz_core.memory import check_build_fits
+        from bertviz_core.budget import check_build_fits
         from bertviz_core.model import real_model
 
         check_build_fits(config)

@@ -12,13 +12,13 @@ import warnings
 from pathlib import Path
 
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
+from bertviz_core.budget import check_training_fits
 from bertviz_core.cli import add_model_options
 from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
-from bertviz_core.memory import check_training_fits
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
 from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba

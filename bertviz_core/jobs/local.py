@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 
+from bertviz_core.arithmetic.training_memory import TF_SHARED_LIBRARIES_MB
 from bertviz_core.errors import MemoryGuardError
 from bertviz_core.jobs.processes import EXIT_GRACE_SECONDS, WorkerProcess
 from bertviz_core.jobs.protocol import (
@@ -50,7 +51,6 @@ from bertviz_core.jobs.queueing import (
     estimate_waits,
     queue_order,
 )
-from bertviz_core.memory import TF_SHARED_LIBRARIES_MB
 from bertviz_core.text import MIB
 
 
@@ -86,7 +86,7 @@ class LocalPool:
         environment: dict[str, str] | None = None,
         log_path: str | Path | None = None,
     ) -> None:
-        from bertviz_core.memory import memory_budget_mb
+        from bertviz_core.budget import memory_budget_mb
 
         self._budget = budget_mb if budget_mb is not None else memory_budget_mb
         self.max_workers = max_workers or default_max_workers()

@@ -33,6 +33,7 @@ from typing import Any
 
 import psutil
 
+from bertviz_core.budget import SERVER_RESERVE_MB, memory_budget_mb
 from bertviz_core.errors import JobError, MemoryGuardError, UserError
 from bertviz_core.jobs.local import PoolStatus
 from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest, WarmUp
@@ -44,7 +45,6 @@ from bertviz_core.jobs.queueing import (
     estimate_waits,
     queue_order,
 )
-from bertviz_core.memory import SERVER_RESERVE_MB, memory_budget_mb
 from bertviz_core.text import MIB
 
 try:

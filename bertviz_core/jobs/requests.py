@@ -10,9 +10,7 @@ from pathlib import Path
 
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.data.rows import Dataset
-from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest, WarmUp
-from bertviz_core.memory import (
+from bertviz_core.arithmetic.training_memory import (
     TF_BASELINE_MB,
     estimated_build_mb,
     explanation_job_mb,
@@ -20,6 +18,8 @@ from bertviz_core.memory import (
     pretraining_job_mb,
     training_job_mb,
 )
+from bertviz_core.data.rows import Dataset
+from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest, WarmUp
 from bertviz_core.model.prepared import Shape
 from bertviz_core.settings import TrainSettings
 from bertviz_core.timing import MEASURE_RATE_KIND, MEASURE_SECONDS

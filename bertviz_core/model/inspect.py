@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_core.arithmetic.training_memory import EXPLANATION_BATCH
 from bertviz_core.data.tokens import encode_texts
 from bertviz_core.errors import TrainingError
-from bertviz_core.memory import EXPLANATION_BATCH
 from bertviz_core.model import runtime
 from bertviz_core.model.classifier import ClassifierBundle
 

@@ -65,9 +65,9 @@ from typing import Any
 import numpy as np
 
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.budget import check_pretraining_fits
 from bertviz_core.data.tokens import SPECIAL_TOKENS, UNK, Vocabulary, build_vocabulary, tokenizer
 from bertviz_core.errors import TrainingError, VocabularyError
-from bertviz_core.memory import check_pretraining_fits
 from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import save_checkpoint
 from bertviz_core.model.classifier import _seeded_dropout

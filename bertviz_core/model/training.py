@@ -27,11 +27,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.budget import check_training_fits
 from bertviz_core.data.rows import Dataset
 from bertviz_core.data.tokens import encode_split
 from bertviz_core.errors import ConfigError, TrainingError, VocabularyError
 from bertviz_core.evaluation import evaluate, tfidf_baseline
-from bertviz_core.memory import check_training_fits
 from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import CheckpointFiles

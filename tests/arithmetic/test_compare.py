@@ -17,8 +17,8 @@ from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.compare import CSV_COLUMNS, ONLY_A, ONLY_B, compare
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import COMPONENTS, layer_rows, total_params
+from bertviz_core.arithmetic.training_memory import explorer_training_memory
 from bertviz_core.data.export import to_safe_csv
-from bertviz_core.memory import explorer_training_memory
 
 BERT_BASE = ModelConfig()
 NOTEBOOK = ModelConfig(vocab=1000, seq_len=36, embed_dim=6, heads=1)

@@ -30,8 +30,8 @@ import pytest
 
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
 from bertviz_core.arithmetic.params import total_params
+from bertviz_core.arithmetic.training_memory import estimate_training_memory
 from bertviz_core.fields import MODEL_FIELD
-from bertviz_core.memory import estimate_training_memory
 
 REPORT_PATH = Path("/tmp/bertviz_load_report.json")
 # The memory budget the app runs with by default (BERTVIZ_MEMORY_BUDGET_MB): the whole process

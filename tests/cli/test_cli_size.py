@@ -91,7 +91,7 @@ def test_verify_refuses_a_model_over_the_memory_budget() -> None:
 def test_memory_budget_comes_from_the_environment_and_ignores_nonsense(
     monkeypatch, raw: str, expected: int
 ) -> None:
-    from bertviz_core import memory
+    from bertviz_core import budget as memory
 
     monkeypatch.setenv("BERTVIZ_MEMORY_BUDGET_MB", raw)
     monkeypatch.setattr(memory, "_container_limit_mb", lambda: None)

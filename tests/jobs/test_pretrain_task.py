@@ -8,10 +8,10 @@ import json
 import pytest
 
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.training_memory import pretraining_job_mb
 from bertviz_core.jobs.local import LocalPool
 from bertviz_core.jobs.protocol import DONE, PRETRAIN, STOPPED
 from bertviz_core.jobs.requests import pretraining_request
-from bertviz_core.memory import pretraining_job_mb
 from bertviz_core.model.checkpoint import read_checkpoint
 from bertviz_core.model.pretraining import EPOCH_KEYS, PRETRAINING_FILE
 from bertviz_core.settings import TrainSettings

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
 from bertviz_core.jobs.local import LocalPool
 from bertviz_core.jobs.protocol import DONE, JobRequest
 from bertviz_core.jobs.requests import training_request, training_warm_up
-from bertviz_core.memory import TRAINING_RUNTIME_MB
 from bertviz_core.settings import TrainSettings
 from tests.helpers import separable_dataset, until
 from tests.model.conftest import TINY

@@ -11,9 +11,10 @@ import pytest
 
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
+from bertviz_core.arithmetic.training_memory import estimate_pretraining_memory, pretraining_job_mb
+from bertviz_core.budget import check_pretraining_fits
 from bertviz_core.data.tokens import SPECIAL_TOKENS, UNK
 from bertviz_core.errors import MemoryGuardError, TrainingError
-from bertviz_core.memory import check_pretraining_fits, estimate_pretraining_memory, pretraining_job_mb
 from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import read_checkpoint
 from bertviz_core.model.pretraining import (

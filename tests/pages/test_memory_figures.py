@@ -1,5 +1,5 @@
 """One model, one batch, one training-memory figure: the explorer's headline and the training page's
-sentence come from the same breakdown (``bertviz_core.memory.TrainingMemory``)."""
+sentence come from the same breakdown (``bertviz_core.arithmetic.training_memory.TrainingMemory``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.memory import EXPLORER_CLASSES, explorer_training_memory
+from bertviz_core.arithmetic.training_memory import EXPLORER_CLASSES, explorer_training_memory
 from bertviz_ui.session import SharedModel
 
 pytestmark = pytest.mark.slow

@@ -194,7 +194,7 @@ def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_c
 
 
 def test_no_longer_sequence_is_offered_when_it_would_not_fit_in_memory(page, monkeypatch):
-    import bertviz_core.memory as memory
+    import bertviz_core.budget as memory
     from bertviz_core.errors import MemoryGuardError
 
     real = memory.check_training_fits
