@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 
-# The job kind of the measurement (``jobs.tasks.TASKS``, ``jobs.requests.machine_rate_request``).
-MEASURE_RATE_KIND = "measure_rate"
 # About 1.5 s of 1024 × 1024 products: long enough to settle, short enough to pass unnoticed.
 MEASURE_SECONDS = 1.5
 MEASURE_SIZE = 1024

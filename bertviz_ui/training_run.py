@@ -171,13 +171,9 @@ def live_panel(epochs: int, kind: str = "train") -> None:
         st.fragment(_curves, run_every=CURVES_SECONDS)(epochs, kind)
 
 
-def _epochs(snapshot: JobSnapshot) -> list[dict]:
-    return [event["record"] for event in snapshot.events if event.get("type") == "epoch"]
-
-
 def _curves(epochs: int, kind: str) -> None:
     job = current(kind)
-    history = _epochs(job.snapshot()) if job is not None else []
+    history = job.snapshot().epochs() if job is not None else []
     if not history:
         return
     if kind == "train":
@@ -213,20 +209,16 @@ def _progress(epochs: int, kind: str, queued: bool = False) -> None:
     if snapshot.state == "queued":
         st.info(_queue_sentence(snapshot), icon=":material/hourglass_top:")
         return
-    batches = [event for event in snapshot.events if event.get("type") == "batch"]
-    if batches:
-        last = batches[-1]
-        done = ((last["epoch"] - 1) * last["batches"] + last["batch"]) / (epochs * last["batches"])
-        text = f"Epoch {last['epoch']} of {epochs}: batch {last['batch']} of {last['batches']}"
-        if last.get("remaining_seconds") is not None:
-            text += f" · about {_duration(last['remaining_seconds'])} left for all {epochs} epochs"
-        st.progress(min(done, 1.0), text=text)
+    last = snapshot.last_batch()
+    if last is not None:
+        text = f"Epoch {last.epoch} of {epochs}: batch {last.batch} of {last.batches}"
+        if last.remaining_seconds is not None:
+            text += f" · about {_duration(last.remaining_seconds)} left for all {epochs} epochs"
+        st.progress(last.share_done(epochs), text=text)
     else:
-        stage = next(
-            (event["text"] for event in reversed(snapshot.events) if event.get("type") == "stage"), None
-        )
+        stage = snapshot.stage()
         st.progress(0.0, text=stage or "Starting a worker (the first run also loads TensorFlow)...")
-    history = _epochs(snapshot)
+    history = snapshot.epochs()
     if history:
         st.caption(_epoch_sentence(history[-1], kind))
     if snapshot.state == "running" and job.stop_requested:

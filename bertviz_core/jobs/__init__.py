@@ -1,8 +1,9 @@
 """TensorFlow work out of the web process: jobs run in worker processes, bounded, queued, stoppable.
 
-``protocol`` (a request, and the handle a page follows), ``local`` (the default backend: a pool
-of worker processes on this machine), ``ray_backend`` (the same jobs on a Ray cluster),
-``worker`` (a worker process's loop) and ``tasks`` (what a worker does, by kind). The web process
+``protocol`` (a request, its events, and the handle a page follows), ``backend`` (the interface
+every backend offers, and what they share), ``local`` (the default backend: a pool of worker
+processes on this machine), ``ray_backend`` (the same jobs on a Ray cluster), ``worker`` (a worker
+process's loop), ``tasks`` (what a worker does, by kind) and ``requests`` (the app's jobs, sized). The web process
 only submits plain data and reads plain results; it never imports TensorFlow.
 """
 
@@ -12,9 +13,10 @@ import os
 from collections.abc import Callable
 
 from bertviz_core.errors import UserError
+from bertviz_core.jobs.backend import JobBackend
 
 
-def make_pool(owner_alive: Callable[[str], bool] | None = None):
+def make_pool(owner_alive: Callable[[str], bool] | None = None) -> JobBackend:
     """The job backend this deployment asks for, from the environment.
 
     ``BERTVIZ_JOBS=local`` (the default): worker processes on this machine; ``BERTVIZ_WORKERS``

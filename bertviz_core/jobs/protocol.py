@@ -1,10 +1,11 @@
-"""What a job is, seen from the web process: a request, and a handle that follows it to the end.
+"""What a job is, seen from the web process: a request, its events, the handle that follows it, and
+the interface every backend offers.
 
-A ``JobRequest`` is plain data (kind, inputs, the memory it may take, who asked). The pool answers
-with a ``Job``: the one object a page holds, safe to read from any thread. Its ``snapshot()`` says
-where the job is (queued with a place in line, running with its progress events, or finished with
-a result or a sentence), and ``stop()`` ends it, keeping what it has (a training keeps its best
-epoch).
+A ``JobRequest`` is plain data (kind, inputs, the memory it may take, who asked). A backend
+(``JobBackend``: the local pool, or Ray) answers with a ``Job``: the one object a page holds, safe to
+read from any thread. Its ``snapshot()`` says where the job is (queued with a place in line,
+running with its progress events, or finished with a result or a sentence), and ``stop()`` ends
+it, keeping what it has (a training keeps its best epoch).
 """
 
 from __future__ import annotations
@@ -20,8 +21,40 @@ QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", 
 FINISHED = frozenset({DONE, FAILED, STOPPED})
 
 # The kinds of work a worker knows (``tasks.TASKS``).
-TRAIN, BUILD, PREDICT, EXPLAIN, PROBE = "train", "build", "predict", "explain", "probe"
+TRAIN, BUILD, PREDICT, EXPLAIN = "train", "build", "predict", "explain"
 PRETRAIN = "pretrain"  # masked words and next sentences on a data set's texts (model.pretraining)
+MEASURE_RATE = "measure_rate"  # this machine's matrix-product rate (timing)
+
+
+# --- what a running job reports ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stage:
+    """What the job is doing before its first batch (loading, building, tracing)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A training's place within its epochs, and its own estimate of the seconds left."""
+
+    epoch: int
+    batch: int
+    batches: int
+    remaining_seconds: float | None = None
+
+    def share_done(self, epochs: int) -> float:
+        return min(1.0, ((self.epoch - 1) * self.batches + self.batch) / max(1, epochs * self.batches))
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """A finished epoch: its record as ``model.training`` (or ``model.pretraining``) keeps it."""
+
+    record: dict
+
+
+Event = Stage | Batch | Epoch
 
 
 @dataclass(frozen=True)
@@ -67,7 +100,7 @@ class JobSnapshot:
     state: str
     place_in_line: int  # 1 for the next to start; 0 when not queued
     wait_seconds: float | None  # the estimate until it starts (queued) or ends (running)
-    events: tuple[dict, ...]  # progress the worker reported, in order
+    events: tuple[Any, ...]  # progress the worker reported, in order (``Event``s, or a task's own)
     result: dict | None
     error: str | None
     submitted: float
@@ -75,22 +108,28 @@ class JobSnapshot:
     finished: float | None
 
     @property
-    def finished_ok(self) -> bool:
-        return self.state == DONE
-
-    @property
     def is_over(self) -> bool:
         return self.state in FINISHED
 
+    def epochs(self) -> list[dict]:
+        """The records of the epochs finished so far, in order."""
+        return [event.record for event in self.events if isinstance(event, Epoch)]
 
-@dataclass
+    def last_batch(self) -> Batch | None:
+        return next((event for event in reversed(self.events) if isinstance(event, Batch)), None)
+
+    def stage(self) -> str | None:
+        return next((event.text for event in reversed(self.events) if isinstance(event, Stage)), None)
+
+
+@dataclass(eq=False)  # a handle: equal only to itself, and usable as a key
 class Job:
     """The handle a pool gives for a request. The pool updates it; everyone else reads snapshots."""
 
     request: JobRequest
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: str = QUEUED
-    events: list[dict] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
     result: dict | None = None
     error: str | None = None
     submitted: float = field(default_factory=time.time)
@@ -145,18 +184,25 @@ class Job:
         return self.snapshot()
 
     # --- for the pool -----------------------------------------------------------------------------
-    def add_event(self, event: dict) -> None:
+    def add_event(self, event: Any) -> None:
         """Keep every event but a batch event that another one follows: only the latest batch matters,
         and a long training would otherwise pile up thousands of them."""
         with self._lock:
-            if event.get("type") == "batch" and self.events and self.events[-1].get("type") == "batch":
+            if isinstance(event, Batch) and self.events and isinstance(self.events[-1], Batch):
                 self.events[-1] = event
             else:
                 self.events.append(event)
 
-    def mark_running(self) -> None:
+    def mark_admitted(self) -> None:
+        """Out of the queue: a worker is (being) given the job. Its clock starts with ``mark_started``."""
         with self._lock:
-            self.state, self.started, self.place_in_line = RUNNING, time.time(), 0
+            self.state, self.place_in_line = RUNNING, 0
+
+    def mark_started(self) -> None:
+        """The worker has begun the job: from now on its time limit counts."""
+        with self._lock:
+            self.state, self.place_in_line = RUNNING, 0
+            self.started = self.started or time.time()
 
     def mark_queued(self, place: int, wait_seconds: float | None) -> None:
         with self._lock:

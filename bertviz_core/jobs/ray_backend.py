@@ -31,20 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from bertviz_core.budget import SERVER_RESERVE_MB, memory_budget_mb
-from bertviz_core.errors import JobError, MemoryGuardError, UserError
-from bertviz_core.jobs.local import PoolStatus
-from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest, WarmUp
-from bertviz_core.jobs.queueing import (
-    OWNER_GRACE_SECONDS,
+from bertviz_core.errors import UserError
+from bertviz_core.jobs.backend import (
     STOP_GRACE_SECONDS,
     TICK_SECONDS,
-    JobLog,
+    BackendBase,
+    PoolStatus,
     estimate_waits,
     queue_order,
 )
+from bertviz_core.jobs.protocol import DONE, FAILED, FINISHED, STOPPED, Job, JobRequest, WarmUp
+from bertviz_core.jobs.worker import DEFAULT_TASKS
 from bertviz_core.text import MIB
 
 try:
@@ -96,7 +94,7 @@ class _Entry:
     stop_sent: float | None = None  # time.monotonic() of a stop request to the running task
 
 
-class RayPool:
+class RayPool(BackendBase):
     """Jobs as Ray tasks, on Ray on this machine (``address=None``) or a cluster. Thread-safe.
 
     One dispatcher thread owns the Ray side: it starts or joins Ray, reads the mailbox, finishes
@@ -116,28 +114,25 @@ class RayPool:
         budget_mb: int | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
         log_path: str | Path | None = None,
+        tasks_module: str = DEFAULT_TASKS,
     ) -> None:
         """``num_cpus`` and ``budget_mb`` (the memory Ray may hand to jobs) apply only when Ray is
         started here (no address); a cluster's machines declare their own (``ray start --num-cpus
         --memory``). ``budget_mb`` defaults to the app's memory budget minus the server's reserve and
-        Ray's own processes."""
+        Ray's own processes. ``tasks_module`` names what the tasks run (``jobs.worker``)."""
+        super().__init__(owner_alive, log_path)
         self.address = address
-        self.owner_alive = owner_alive
         self.stop_grace_seconds = stop_grace_seconds
         self.max_workers = 1
         self._num_cpus = num_cpus
         self._local_budget_mb = budget_mb
-        self._lock = threading.Lock()
-        self._log = JobLog(log_path)
+        self._tasks_module = tasks_module
         self._entries: dict[str, _Entry] = {}
         self._stops: list[tuple[Job, str]] = []
-        self._owner_gone_since: dict[str, float] = {}
-        self._wake = threading.Event()
-        self._closed = False
+        self._woken = threading.Event()
         self._started_ray = False
         self._mailbox: Any = None
         self._node_id: str | None = None
-        self._server = psutil.Process()
         self._node_budget_mb = 0
         self._cpus_used = 0.0
         self._memory_reserved_mb = 0.0
@@ -158,35 +153,30 @@ class RayPool:
         """The most memory one job may ask for: the ``memory`` resource of the largest machine."""
         return self._node_budget_mb
 
-    def submit(self, request: JobRequest) -> Job:
-        """Hand the job to Ray, which starts it when a machine has a CPU and its memory free.
-
-        Raises ``MemoryGuardError`` at once when no machine of the cluster could ever run it.
-        """
+    def _refusal(self, request: JobRequest) -> str | None:
         budget = self.budget_mb()
-        if request.memory_mb > budget:
-            raise MemoryGuardError(
-                f"This job would need about {request.memory_mb:,} MB, more than the {budget:,} MB the "
-                "largest machine of the Ray cluster offers, so it cannot run there; make the model or the "
-                "batch smaller."
-            )
-        job = Job(request, on_stop=self._request_stop)
-        job.add_done_callback(self._log.finished)
-        with self._lock:
-            if self._closed:
-                raise MemoryGuardError("The app is shutting down; try again in a moment.")
+        if request.memory_mb <= budget:
+            return None
+        return (
+            f"This job would need about {request.memory_mb:,} MB, more than the {budget:,} MB the "
+            "largest machine of the Ray cluster offers, so it cannot run there; make the model or the "
+            "batch smaller."
+        )
+
+    def _enqueue(self, job: Job) -> None:
+        """Hand the job to Ray, which starts it when a machine has a CPU and its memory free."""
+        request = job.request
         ref = run_remote.options(
             num_cpus=INTERACTIVE_CPUS if request.interactive else 1,
             memory=int(request.memory_mb) * MIB,
             max_retries=0,  # a job that killed its worker (out of memory) would only do it again
             name=f"bertviz-{request.kind}",
-        ).remote(self._mailbox, job.id, request.kind, request.inputs)
-        with self._lock:
-            self._entries[job.id] = _Entry(job, ref)
-            self._estimate_waits()
-            self._log.write("queued", job, place=job.place_in_line, memory_mb=request.memory_mb)
-        self._wake.set()
-        return job
+        ).remote(self._mailbox, job.id, request.kind, request.inputs, self._tasks_module)
+        self._entries[job.id] = _Entry(job, ref)
+        self._estimate_waits()
+
+    def _wake(self) -> None:
+        self._woken.set()
 
     def prewarm(self, runtime_mb: int, ahead: WarmUp | None = None) -> None:
         """Nothing: Ray picks the worker for each task, so a warm-up task would load TensorFlow (or
@@ -210,32 +200,23 @@ class RayPool:
             workers_mb=self._memory_reserved_mb,
         )
 
-    def worker_pids(self) -> list[int]:
-        """The processes running this pool's jobs on this machine (those on others are not ours to see)."""
-        with self._lock:
-            return [
-                entry.pid
-                for entry in self._entries.values()
-                if entry.started and entry.pid and entry.node == self._node_id and not _over(entry.job)
-            ]
-
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every job, end the dispatcher, and Ray itself when this pool started or joined it."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        self._wake.set()
+        self._wake()
         self._dispatcher.join(timeout)
         with self._lock:  # the dispatcher did not get to them (a Ray call hung): at least the handles end
             for entry in self._entries.values():
                 entry.job.finish(STOPPED, error="The app is shutting down.")
 
     # --- stopping --------------------------------------------------------------------------------
-    def _request_stop(self, job: Job) -> None:
+    def _on_stop(self, job: Job) -> None:
         with self._lock:
             self._stops.append((job, "Stopped before it started."))
-        self._wake.set()
+        self._wake()
 
     def _stop(self, entry: _Entry, now: float, before_start: str) -> None:
         """Cancel a job that has not started (finishing it with ``before_start``), or ask a running
@@ -296,8 +277,8 @@ class RayPool:
     def _dispatch(self) -> None:
         last_slow_tick = last_refresh = 0.0
         while True:
-            self._wake.wait(TICK_SECONDS)
-            self._wake.clear()
+            self._woken.wait(TICK_SECONDS)
+            self._woken.clear()
             with self._lock:
                 if self._closed:
                     return
@@ -345,7 +326,7 @@ class RayPool:
             if where is not None:
                 entry.started, entry.pid, entry.node = True, where.get("pid"), where.get("node")
                 if not _over(entry.job):
-                    entry.job.mark_running()
+                    entry.job.mark_started()
                     self._log.write("started", entry.job, pid=entry.pid, node=entry.node)
             for event in events.get(entry.job.id, ()):
                 entry.job.add_event(event)
@@ -402,33 +383,18 @@ class RayPool:
             entry.job.finish(STOPPED, error="The job did not stop in time, so its worker was ended.")
 
     def _check_owners(self, now: float) -> None:
-        if self.owner_alive is None:
-            return
         with self._lock:
-            live = [entry for entry in self._entries.values() if not _over(entry.job)]
-        owners = {entry.job.request.owner for entry in live} - {""}
-        for owner in owners:
-            if self.owner_alive(owner):
-                self._owner_gone_since.pop(owner, None)
-                continue
-            gone_since = self._owner_gone_since.setdefault(owner, now)
-            if now - gone_since < OWNER_GRACE_SECONDS:
-                continue
-            for entry in live:
-                if entry.job.request.owner == owner:
-                    entry.job.stop_requested = True
-                    self._stop(entry, now, "Its visitor left before it started.")
-        for owner in set(self._owner_gone_since) - owners:
-            del self._owner_gone_since[owner]
+            live = {entry.job: entry for entry in self._entries.values() if not _over(entry.job)}
+        for job in self._owners_gone(now, live):
+            job.stop_requested = True
+            self._stop(live[job], now, "Its visitor left before it started.")
 
     def _check_time_limits(self, now: float) -> None:
         with self._lock:
-            running = [entry for entry in self._entries.values() if entry.started and entry.stop_sent is None]
-        for entry in running:
-            job = entry.job
-            if job.started is not None and time.time() - job.started > job.request.time_limit_seconds:
-                job.stop_requested = True
-                self._stop(entry, now, "Stopped before it started.")
+            running = {entry.job: entry for entry in self._entries.values() if entry.started}
+        for job in self._over_time_limit(running):
+            job.stop_requested = True
+            self._stop(running[job], now, "Stopped before it started.")
 
     def _refresh_cluster(self) -> None:
         """The cluster's size for ``status()`` and ``submit()``: read here, never from a page's thread."""
@@ -441,12 +407,6 @@ class RayPool:
             max((node["Resources"].get("memory", 0) for node in nodes), default=0) // MIB
         )
 
-    def _server_mb(self) -> float:
-        try:
-            return self._server.memory_info().rss / MIB
-        except psutil.Error:
-            return 0.0
-
     def _estimate_waits(self) -> None:
         """Estimates only: Ray picks the order, and does not put interactive jobs first."""
         live = [entry.job for entry in self._entries.values() if not _over(entry.job)]
@@ -455,103 +415,4 @@ class RayPool:
         estimate_waits(running, queued, self.max_workers)
 
 
-# --- one training on several Ray workers (MultiWorkerMirroredStrategy) ---------------------------
-class _TrainingWorker:
-    """One worker of a multi-worker training, as a Ray actor: a process of its own, so that its
-    TensorFlow has run nothing before the strategy is created (Ray reuses task workers, whose
-    TensorFlow may have trained already)."""
-
-    def address(self) -> str:
-        """Where the other workers reach this one: its machine's address and a free port there."""
-        from bertviz_core.model.distributed import free_port
-
-        host = ray.util.get_node_ip_address()
-        return f"[{host}]:{free_port()}" if ":" in host else f"{host}:{free_port()}"  # IPv6 in brackets
-
-    def train(self, tf_config: str, kind: str, inputs: dict[str, Any]) -> tuple[str, Any, list[dict]]:
-        import os
-
-        from bertviz_core.jobs.worker import lower_priority, run_task
-
-        # Niceness rather than SCHED_IDLE: the workers move in lockstep, so one starved worker would
-        # stall them all, and TensorFlow's coordination service counts a long silence as a lost worker.
-        os.environ["BERTVIZ_WORKER_PRIORITY"] = "nice"
-        lower_priority()
-        os.environ["TF_CONFIG"] = tf_config  # read by tasks.train, before TensorFlow runs anything
-        events: list[dict] = []
-
-        class _Collected:  # the chief's progress events, returned with the outcome
-            def emit(self, event: dict) -> None:
-                events.append(event)
-
-            def should_stop(self) -> bool:
-                return False  # a group stops by ending its actors (see model/distributed.py)
-
-        outcome, payload = run_task(kind, {**inputs, "distributed": True}, _Collected())
-        return outcome, payload, events
-
-
-_TrainingWorkerActor = ray.remote(_TrainingWorker)
-
-
-def train_distributed(request: JobRequest, workers: int, timeout_seconds: float | None = None) -> dict:
-    """Run a training ``request`` (``requests.training_request``) as one model on ``workers`` Ray
-    actors under MultiWorkerMirroredStrategy, each given its ``TF_CONFIG``; Ray must be running here
-    (``ray_cluster.start_or_join`` or a ``RayPool``).
-
-    Each actor asks for one CPU and the request's memory, so Ray spreads them over machines with
-    room; their addresses are their machines' with a free port each. Returns the chief's result
-    (metrics and folder; its ``metrics["distributed"]`` says how many workers and steps) plus
-    ``events`` (the chief's progress) and ``worker_results``. Raises JobError with one sentence when a
-    worker fails or the group is not done within ``timeout_seconds`` (the request's time limit by
-    default); the actors are ended either way. Not through ``RayPool.submit``: no place in line,
-    progress arrives at the end, and a stop means ending the actors.
-    """
-    if request.kind != "train":
-        raise UserError(f"Only training jobs run on several workers, not {request.kind!r} jobs.")
-    if workers < 1:
-        raise UserError(f"A distributed training needs at least one worker, not {workers}.")
-    from bertviz_core.model.distributed import ClusterSetup
-
-    timeout = request.time_limit_seconds if timeout_seconds is None else timeout_seconds
-    options = {"num_cpus": 1, "memory": int(request.memory_mb) * MIB, "max_restarts": 0}
-    actors = [_TrainingWorkerActor.options(**options).remote() for _ in range(workers)]
-    try:
-        started = time.monotonic()
-        try:
-            addresses = tuple(ray.get([actor.address.remote() for actor in actors], timeout=timeout))
-        except ray_errors.GetTimeoutError:
-            raise JobError(
-                f"The cluster did not find room for {workers} training workers (one CPU and "
-                f"{request.memory_mb:,} MB each) within {timeout:.0f} s; use fewer workers or a larger cluster."
-            ) from None
-        runs = [
-            actor.train.remote(
-                ClusterSetup({"worker": addresses}, "worker", index).to_tf_config(),
-                request.kind,
-                request.inputs,
-            )
-            for index, actor in enumerate(actors)
-        ]
-        try:
-            outcomes = ray.get(runs, timeout=max(1.0, timeout - (time.monotonic() - started)))
-        except ray_errors.GetTimeoutError:
-            raise JobError(
-                f"The distributed training did not finish within {timeout:.0f} s, so its workers were ended."
-            ) from None
-        except ray_errors.RayError as error:
-            raise JobError(
-                f"A worker of the distributed training was lost ({type(error).__name__}); try again, "
-                "and check the cluster's memory."
-            ) from None
-    finally:
-        for actor in actors:
-            ray.kill(actor)
-    failed = [payload for outcome, payload, _ in outcomes if outcome != "done"]
-    if failed:
-        raise JobError(failed[0])
-    _, chief_result, chief_events = outcomes[0]
-    return {**chief_result, "events": chief_events, "worker_results": [payload for _, payload, _ in outcomes]}
-
-
-__all__ = ["RayPool", "train_distributed"]
+__all__ = ["RayPool"]

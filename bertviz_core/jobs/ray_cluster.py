@@ -20,6 +20,7 @@ more jobs run at once than there are CPUs.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
 from typing import Any
@@ -93,7 +94,7 @@ class Mailbox:
     """
 
     def __init__(self) -> None:
-        self._events: dict[str, list[dict]] = {}
+        self._events: dict[str, list[Any]] = {}
         self._started: dict[str, dict] = {}
         self._running: set[str] = set()
         self._stop: set[str] = set()
@@ -106,7 +107,7 @@ class Mailbox:
         self._started[job_id] = where
         return True
 
-    def emit(self, job_id: str, event: dict) -> None:
+    def emit(self, job_id: str, event: Any) -> None:
         self._events.setdefault(job_id, []).append(event)
 
     def should_stop(self, job_id: str) -> bool:
@@ -155,7 +156,7 @@ class _RemoteProgress:
         self._thread = threading.Thread(target=self._poll, name="job-stop-poll", daemon=True)
         self._thread.start()
 
-    def emit(self, event: dict) -> None:
+    def emit(self, event: Any) -> None:
         self._last_event = self._mailbox.emit.remote(self._job_id, event)
 
     def should_stop(self) -> bool:
@@ -177,8 +178,11 @@ class _RemoteProgress:
                     return
 
 
-def _run_job(mailbox: Any, job_id: str, kind: str, inputs: dict[str, Any]) -> tuple[str, Any]:
-    """One job, as a Ray task: announce the start, run the task, see its last events delivered."""
+def _run_job(
+    mailbox: Any, job_id: str, kind: str, inputs: dict[str, Any], tasks_module: str
+) -> tuple[str, Any]:
+    """One job, as a Ray task: announce the start, run the task of ``tasks_module`` (``jobs.worker``),
+    see its last events delivered."""
     # Below other work on the machine (with Ray on the web server's machine: below the server), like
     # a local worker; every thread of the process, since Ray reuses its workers.
     lower_priority()
@@ -187,7 +191,7 @@ def _run_job(mailbox: Any, job_id: str, kind: str, inputs: dict[str, Any]) -> tu
         return "skipped", None
     progress = _RemoteProgress(mailbox, job_id)
     try:
-        return run_task(kind, inputs, progress)
+        return run_task(kind, inputs, progress, importlib.import_module(tasks_module).TASKS)
     finally:
         progress.close()
 

@@ -19,10 +19,19 @@ from bertviz_core.arithmetic.training_memory import (
     training_job_mb,
 )
 from bertviz_core.data.rows import Dataset
-from bertviz_core.jobs.protocol import BUILD, EXPLAIN, PREDICT, PRETRAIN, TRAIN, JobRequest, WarmUp
+from bertviz_core.jobs.protocol import (
+    BUILD,
+    EXPLAIN,
+    MEASURE_RATE,
+    PREDICT,
+    PRETRAIN,
+    TRAIN,
+    JobRequest,
+    WarmUp,
+)
 from bertviz_core.model.prepared import Shape
 from bertviz_core.settings import TrainSettings
-from bertviz_core.timing import MEASURE_RATE_KIND, MEASURE_SECONDS
+from bertviz_core.timing import MEASURE_SECONDS
 
 # For estimates of a job's length before it reports its own pace: training's measured rate on the
 # benchmark's reference model on 2 cores (README: about 45 GFLOP/s achieved), rounded down, and the
@@ -43,11 +52,9 @@ def training_request(
     folder: Path,
     owner: str = "",
     checkpoint: tuple[Path, str] | None = None,
-    distributed: bool = False,
 ) -> JobRequest:
     """``checkpoint``: the folder and name of an unpacked checkpoint to start from (``config`` is then
-    its ``model_config``). ``distributed``: run as one worker of a multi-worker training, the
-    ``TF_CONFIG`` of each worker's process saying which (``ray_backend.train_distributed`` runs it)."""
+    its ``model_config``)."""
     classes = len(dataset.class_names)
     expected = expected_training_seconds(config, classes, len(dataset.texts), settings)
     return JobRequest(
@@ -61,13 +68,12 @@ def training_request(
             "settings": settings.to_dict(),
             "folder": str(folder),
             "checkpoint": {"folder": str(checkpoint[0]), "name": checkpoint[1]} if checkpoint else None,
-            "distributed": distributed,
         },
         memory_mb=training_job_mb(config, classes, settings.batch_size),
         owner=owner,
         time_limit_seconds=max(1800.0, 4 * expected),
         expected_seconds=expected,
-        affinity="" if checkpoint or distributed else Shape.of(config, classes, settings.seed).affinity(),
+        affinity="" if checkpoint else Shape.of(config, classes, settings.seed).affinity(),
     )
 
 
@@ -163,7 +169,7 @@ def machine_rate_request(seconds: float | None = None) -> JobRequest:
     """Measure this machine's matrix-product rate (``tasks.measure_rate``), once per server: no
     owner, since every visitor's predictions share it."""
     return JobRequest(
-        kind=MEASURE_RATE_KIND,
+        kind=MEASURE_RATE,
         inputs={"seconds": MEASURE_SECONDS if seconds is None else float(seconds)},
         memory_mb=TF_BASELINE_MB + 50,  # TensorFlow and three 4 MB matrices
         interactive=True,

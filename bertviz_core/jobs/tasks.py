@@ -1,8 +1,9 @@
 """The work a worker process does, by kind: each task takes plain inputs and returns plain data.
 
-A task reports through ``progress`` (``emit`` an event dict; ``should_stop`` polled between
-batches) and raises ``UserError`` with one sentence for anything a visitor can change. TensorFlow
-is imported inside the tasks that need it, so a worker that only probes never loads it.
+A task reports through ``progress`` (``emit`` a ``protocol`` event: ``Stage``, ``Batch``,
+``Epoch``; ``should_stop`` polled between batches) and raises ``UserError`` with one sentence for
+anything a visitor can change. TensorFlow is imported inside the tasks that need it. A worker also
+asks this module to ``warm_up`` ahead of a likely job, and what it ``holds`` afterwards.
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from typing import Any, Protocol
 import numpy as np
 
 from bertviz_core.errors import JobError
+from bertviz_core.jobs.protocol import (
+    BUILD,
+    EXPLAIN,
+    MEASURE_RATE,
+    PREDICT,
+    PRETRAIN,
+    TRAIN,
+    Batch,
+    Epoch,
+    Stage,
+)
 from bertviz_core.model.prepared import Shape, Shelf
 
 
 class Progress(Protocol):
-    def emit(self, event: dict) -> None: ...
+    def emit(self, event: Any) -> None: ...
 
     def should_stop(self) -> bool: ...
 
@@ -47,13 +59,10 @@ class _TrainingReporter:
         done = (epoch - 1) * batches_per_epoch + batch
         left = self.epochs * batches_per_epoch - done
         remaining = (now - self.started) / max(done - 1, 1) * left
-        self.progress.emit(
-            {"type": "batch", "epoch": epoch, "batch": batch, "batches": batches_per_epoch,
-             "remaining_seconds": round(remaining, 1)}
-        )  # fmt: skip
+        self.progress.emit(Batch(epoch, batch, batches_per_epoch, round(remaining, 1)))
 
     def on_epoch_end(self, record: dict) -> None:
-        self.progress.emit({"type": "epoch", "record": dict(record)})
+        self.progress.emit(Epoch(dict(record)))
 
     def should_stop(self) -> bool:
         return self.progress.should_stop()
@@ -65,11 +74,6 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     Inputs: ``texts``, ``labels``, ``class_names``, ``label_ids`` (the training rows), ``config`` and
     ``settings`` (as dicts), ``folder``, and ``checkpoint`` (``{"folder", "name"}`` of an unpacked
     checkpoint to start from, or None). Result: the metrics and the folder.
-
-    With ``distributed`` true, this process is one worker of a multi-worker training whose
-    ``TF_CONFIG`` is in the environment (``model.distributed``): it must run in a fresh process, every
-    worker gets the same inputs, the batch size is the global batch, and only the chief saves into
-    ``folder`` (the others' result has ``folder`` None).
     """
     from bertviz_core.arithmetic.config import ModelConfig
     from bertviz_core.data.rows import Dataset
@@ -77,11 +81,6 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
-    distributed = None
-    if inputs.get("distributed"):  # first: the strategy must come before any TensorFlow operation
-        from bertviz_core.model import distributed as multi_worker
-
-        distributed = multi_worker.start(multi_worker.setup_from_environment())
     dataset = Dataset(
         texts=tuple(inputs["texts"]),
         labels=tuple(inputs["labels"]),
@@ -96,30 +95,16 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
         from bertviz_core.model.checkpoint import read_checkpoint
 
         checkpoint = read_checkpoint(inputs["checkpoint"]["folder"], inputs["checkpoint"]["name"])
-    if (
-        checkpoint is None
-        and distributed is None
-        and SHELF.holds(Shape.of(config, len(dataset.class_names), settings.seed))
-    ):
+    if checkpoint is None and SHELF.holds(Shape.of(config, len(dataset.class_names), settings.seed)):
         stage = "Resetting the model this worker has already built and traced..."
     else:
         stage = f"{'Loading the checkpoint' if checkpoint else 'Building the model'} and tracing the training step..."
-    progress.emit({"type": "stage", "text": stage})
+    progress.emit(Stage(stage))
     reporter = _TrainingReporter(progress, settings.epochs)
-    if distributed is None:
-        with SHELF.lending() as lender:  # the model goes back on the shelf once it is saved
-            bundle = train_classifier(
-                dataset, config, settings, reporter, checkpoint=checkpoint, models=lender
-            )
-            folder = save_bundle(bundle, inputs["folder"])
-        return {"metrics": bundle.metrics, "folder": str(folder)}
-    bundle = train_classifier(
-        dataset, config, settings, reporter, checkpoint=checkpoint, distributed=distributed
-    )
-    with distributed.output_folder(inputs["folder"]) as folder:
-        save_bundle(bundle, folder)
-    distributed.barrier()
-    return {"metrics": bundle.metrics, "folder": str(folder) if distributed.setup.is_chief else None}
+    with SHELF.lending() as lender:  # the model goes back on the shelf once it is saved
+        bundle = train_classifier(dataset, config, settings, reporter, checkpoint=checkpoint, models=lender)
+        folder = save_bundle(bundle, inputs["folder"])
+    return {"metrics": bundle.metrics, "folder": str(folder)}
 
 
 # The traced classifiers this process keeps for the next training of the same shape (no TensorFlow
@@ -127,9 +112,22 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
 SHELF = Shelf()
 
 
-def prepare(inputs: dict[str, Any]) -> None:
-    """Build and trace the classifier a training will likely need (``requests.training_warm_up``'s
-    inputs) and keep it for that training."""
+def warm_up(inputs: dict[str, Any] | None) -> None:
+    """What a worker does ahead of a likely job: the imports every training pays once per worker
+    (TensorFlow with keras-bert, and the scikit-learn parts that score it, about 2 s otherwise paid
+    after the last epoch), then, given ``inputs`` (``requests.training_warm_up``'s), build and trace
+    the classifier that training will likely need and keep it for it. A tiny warm-up training was
+    measured as well: it took 7-9 s of CPU and saved the first real run only 1-2 s, as tracing a
+    visitor's model is per model, so it was not kept."""
+    from bertviz_core.model import runtime
+
+    runtime.keras_bert()
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    if inputs is None:
+        return
     shape = Shape.from_mapping(inputs)
     if shape.keepable:
         SHELF.warm(shape, int(inputs["batch_size"]), float(inputs["learning_rate"]))
@@ -155,7 +153,7 @@ def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:
 
     config = ModelConfig.from_mapping(inputs["config"])
     settings = TrainSettings.from_mapping(inputs["settings"])
-    progress.emit({"type": "stage", "text": "Building the model and tracing the pretraining step..."})
+    progress.emit(Stage("Building the model and tracing the pretraining step..."))
     reporter = _TrainingReporter(progress, settings.epochs)
     result = pretrain_model(list(inputs["texts"]), config, settings, reporter)
     folder = save_pretrained(result, inputs["folder"])
@@ -221,29 +219,6 @@ def explain(inputs: dict[str, Any], progress: Progress) -> dict:
     return {**result, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def probe(inputs: dict[str, Any], progress: Progress) -> dict:
-    """No TensorFlow: a stand-in job for tests of the pool itself.
-
-    Reports ``steps`` events ``seconds`` apart (stopping early when asked), optionally holding
-    ``hold_mb`` of memory, then fails with ``fail`` or ends the process abruptly (``crash``, as the
-    kernel's out-of-memory killer would).
-    """
-    held = bytearray(int(inputs.get("hold_mb", 0)) * 1024 * 1024)
-    held[::4096] = b"x" * len(held[::4096])  # touch every page, so it is resident
-    done = 0
-    for step in range(int(inputs.get("steps", 1))):
-        if progress.should_stop():
-            break
-        time.sleep(float(inputs.get("seconds", 0.0)))
-        progress.emit({"type": "step", "step": step + 1})
-        done = step + 1
-    if inputs.get("crash"):
-        os._exit(9)
-    if inputs.get("fail"):
-        raise JobError(str(inputs["fail"]))
-    return {"steps": done, "pid": os.getpid(), "stopped": progress.should_stop(), "held_mb": len(held) >> 20}
-
-
 def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
     """This machine's fp32 matrix-product rate (``timing.measure_machine_rate``), for the predicted
     training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second`` and the load
@@ -255,11 +230,10 @@ def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
 
 
 TASKS = {
-    "train": train,
-    "pretrain": pretrain,
-    "build": build,
-    "predict": predict,
-    "explain": explain,
-    "probe": probe,
-    "measure_rate": measure_rate,  # timing.MEASURE_RATE_KIND
+    TRAIN: train,
+    PRETRAIN: pretrain,
+    BUILD: build,
+    PREDICT: predict,
+    EXPLAIN: explain,
+    MEASURE_RATE: measure_rate,
 }

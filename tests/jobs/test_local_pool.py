@@ -1,7 +1,9 @@
 """The local job pool with stand-in jobs (no TensorFlow): bounds, queue, stops, crashes, owners.
 
 Every assertion is on outcomes (states, order, sentences, which process ran what), never on
-absolute times, so the tests hold on a busy machine.
+absolute times, so the tests hold on a busy machine. Where a test needs a slow worker (a start-up
+or a warm-up longer than a stop or the idle limit), its workers are made slow on purpose
+(``slow_start_tasks``, ``slow_warm_tasks``) instead of hoping for load.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 
 from bertviz_core.errors import MemoryGuardError
 from bertviz_core.jobs.local import LocalPool
-from bertviz_core.jobs.protocol import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobRequest
+from bertviz_core.jobs.protocol import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobRequest, WarmUp
 from tests.helpers import until
 
 WAIT = 60  # seconds a job may take here, on the busiest machine
@@ -32,6 +34,7 @@ def make_pool():
 
     def make(**options) -> LocalPool:
         options.setdefault("budget_mb", 100_000)
+        options.setdefault("tasks_module", "tests.jobs.probe_tasks")
         pools.append(LocalPool(**options))
         return pools[-1]
 
@@ -45,7 +48,7 @@ def test_jobs_run_in_worker_processes_and_report_in_order(make_pool) -> None:
     job = pool.submit(probe(steps=4, seconds=0.05))
     snapshot = job.wait(WAIT)
     assert snapshot.state == DONE and snapshot.result["steps"] == 4
-    assert [event["step"] for event in snapshot.events] == [1, 2, 3, 4]
+    assert [event.step for event in snapshot.events] == [1, 2, 3, 4]
     assert snapshot.result["pid"] != os.getpid()
 
 
@@ -167,7 +170,7 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
     pool = make_pool()
     job = pool.submit(probe(steps=40, seconds=0.05))
     until(lambda: len(job.snapshot().events) >= 1)
-    (pid,) = pool.worker_pids()
+    (pid,) = worker_pids()
     idle = os.sched_getscheduler(pid) == os.SCHED_IDLE  # runs only when the server does not need the CPU
     assert idle or psutil.Process(pid).nice() > psutil.Process().nice()
     job.stop()
@@ -180,3 +183,70 @@ def test_a_job_over_its_time_limit_is_stopped(make_pool) -> None:
     )
     snapshot = job.wait(WAIT)
     assert snapshot.state == DONE and snapshot.result["stopped"] and snapshot.result["steps"] < 1000
+
+
+def worker_pids() -> list[int]:
+    """This process's worker processes (the pool's only children here)."""
+    return [
+        child.pid for child in psutil.Process().children() if "bertviz_core.jobs.worker" in child.cmdline()
+    ]
+
+
+def test_a_stop_during_a_slow_start_is_kept_until_the_job_would_begin(make_pool) -> None:
+    """Stop pressed while the job's worker is still starting (importing TensorFlow): the job never
+    runs. It used to be sent to a worker with no job yet, dropped, and the job ran to its end."""
+    pool = make_pool(tasks_module="tests.jobs.slow_start_tasks")
+    job = pool.submit(probe(steps=400, seconds=0.05))
+    until(lambda: job.snapshot().state == RUNNING and worker_pids())  # admitted; its worker starting
+    assert job.snapshot().started is None  # the clock waits for the worker
+    job.stop()
+    snapshot = job.wait(WAIT)
+    assert snapshot.state == STOPPED and snapshot.error == "Stopped before it started."
+    assert snapshot.events == () and snapshot.result is None
+    assert pool.submit(probe(steps=2)).wait(WAIT).state == DONE  # the worker, once up, serves the next
+
+
+def test_a_stop_that_overtakes_its_job_in_the_worker_is_remembered(make_pool, tmp_path) -> None:
+    """The job went to a worker still busy with a warm-up: the stop, sent at once, reaches the
+    worker before the job begins, and the worker skips the job when it comes to it."""
+    gate = tmp_path / "warm-up may end"
+    pool = make_pool(tasks_module="tests.jobs.slow_warm_tasks", max_workers=1)
+    pool.prewarm(50, WarmUp({"affinity": "warm", "gate": str(gate)}, memory_mb=50, affinity="warm"))
+    job = pool.submit(probe(steps=400, seconds=0.05))
+    until(lambda: job.snapshot().state == RUNNING)  # given to the warming worker
+    job.stop()
+    gate.touch()
+    snapshot = job.wait(WAIT)
+    assert snapshot.state == STOPPED and snapshot.result is None and snapshot.events == ()
+    assert pool.submit(probe(steps=2)).wait(WAIT).state == DONE
+
+
+def test_a_time_limit_counts_from_when_the_worker_begins(make_pool) -> None:
+    """A 1-second limit on a job whose worker takes 2.5 s to start: the job still runs, then is
+    stopped by its limit (the limit's stop used to be sent during the start-up and dropped)."""
+    pool = make_pool(tasks_module="tests.jobs.slow_start_tasks")
+    job = pool.submit(
+        JobRequest("probe", {"steps": 1000, "seconds": 0.05}, memory_mb=50, time_limit_seconds=1)
+    )
+    snapshot = job.wait(WAIT)
+    assert snapshot.state == DONE and snapshot.result["stopped"]
+    assert 0 < snapshot.result["steps"] < 1000
+
+
+def test_a_worker_warming_up_longer_than_the_idle_limit_is_not_retired(make_pool, tmp_path) -> None:
+    """The warm-up outlasts the 1-second idle limit: the worker keeps it, and a training of that
+    shape then goes to it. It used to be told to exit mid-warm-up, and the warm-up was lost."""
+    gate = tmp_path / "warm-up may end"
+    log = []
+    pool = make_pool(tasks_module="tests.jobs.slow_warm_tasks", idle_seconds=1)
+    pool._log.write = lambda event, job, **fields: log.append((event, fields))
+    pool.prewarm(50, WarmUp({"affinity": "shape-a", "gate": str(gate)}, memory_mb=50, affinity="shape-a"))
+    until(lambda: worker_pids())
+    (warmed,) = worker_pids()
+    time.sleep(2.5)  # at least this long: the idle limit has passed twice while the worker warms
+    pool.idle_seconds = 3600  # from here on only the warm-up's own end may make it idle
+    gate.touch()
+    job = pool.submit(JobRequest("probe", {"steps": 1}, memory_mb=50, affinity="shape-a"))
+    assert job.wait(WAIT).result["pid"] == warmed
+    admitted = [fields for event, fields in log if event == "admitted"]
+    assert admitted == [{"pid": warmed, "warm": True, "held_mb": admitted[0]["held_mb"], "kept": True}]

@@ -10,7 +10,7 @@ import pytest
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import pretraining_job_mb
 from bertviz_core.jobs.local import LocalPool
-from bertviz_core.jobs.protocol import DONE, PRETRAIN, STOPPED
+from bertviz_core.jobs.protocol import DONE, PRETRAIN, STOPPED, Batch, Epoch, Stage
 from bertviz_core.jobs.requests import pretraining_request
 from bertviz_core.model.checkpoint import read_checkpoint
 from bertviz_core.model.pretraining import EPOCH_KEYS, PRETRAINING_FILE
@@ -51,9 +51,9 @@ def test_the_task_reports_stage_batches_and_epochs_and_saves_a_checkpoint(pool, 
     job = pool.submit(pretraining_request(TEXTS, TINY, settings, tmp_path / "checkpoint"))
     snapshot = job.wait(WAIT)
     assert snapshot.state == DONE, snapshot.error
-    kinds = [event["type"] for event in snapshot.events]
-    assert kinds[0] == "stage" and kinds.count("epoch") == 2 and "batch" in kinds
-    records = [event["record"] for event in snapshot.events if event["type"] == "epoch"]
+    kinds = [type(event) for event in snapshot.events]
+    assert kinds[0] is Stage and kinds.count(Epoch) == 2 and Batch in kinds
+    records = snapshot.epochs()
     assert all(set(EPOCH_KEYS) <= set(record) for record in records)
     result = snapshot.result
     assert result["history"] == records and result["texts"] == len(TEXTS)
@@ -67,7 +67,7 @@ def test_stop_keeps_the_last_complete_epoch(pool, tmp_path):
     many = TEXTS * 40  # 1,920 texts: 240 batches an epoch, long enough to stop in the second
     settings = TrainSettings(epochs=50, batch_size=8, learning_rate=0.005)
     job = pool.submit(pretraining_request(many, TINY, settings, tmp_path / "checkpoint"))
-    until(lambda: any(event["type"] == "epoch" for event in job.snapshot().events), timeout=WAIT)
+    until(lambda: job.snapshot().epochs(), timeout=WAIT)
     job.stop()
     snapshot = job.wait(WAIT)
     assert snapshot.state in (DONE, STOPPED), snapshot.error

@@ -50,7 +50,7 @@ def ray_pool():
         pytest.skip(reason)
     from bertviz_core.jobs.ray_backend import RayPool
 
-    shared = RayPool(address=None, num_cpus=CPUS, budget_mb=BUDGET_MB)
+    shared = RayPool(address=None, num_cpus=CPUS, budget_mb=BUDGET_MB, tasks_module="tests.jobs.probe_tasks")
     yield shared
     shared.shutdown()
 
@@ -83,7 +83,7 @@ def test_jobs_run_on_ray_workers_and_report_in_order_while_they_run(pool) -> Non
     assert job.snapshot().state == RUNNING  # events arrive while the job runs, not with its outcome
     snapshot = job.wait(WAIT)
     assert snapshot.state == DONE and snapshot.result["steps"] == 30
-    assert [event["step"] for event in snapshot.events] == list(range(1, 31))
+    assert [event.step for event in snapshot.events] == list(range(1, 31))
     assert snapshot.result["pid"] != os.getpid()
 
 
@@ -97,7 +97,7 @@ def test_no_more_jobs_run_than_cpus_and_stop_cancels_a_queued_job_and_ends_a_run
     assert queued.snapshot().place_in_line == 1
     status = pool.status()
     assert (status.busy, status.queued, status.max_workers) == (CPUS, 1, CPUS)
-    pids = pool.worker_pids()
+    pids = [job.snapshot().events[0].pid for job in running]
     assert len(set(pids)) == CPUS and os.getpid() not in pids
     # Below the web server: SCHED_IDLE where Linux allows it, else a higher niceness.
     assert all(
@@ -121,7 +121,7 @@ def test_a_worker_that_dies_fails_its_job_alone_with_a_sentence(pool) -> None:
     doomed = pool.submit(probe(steps=2, seconds=0.05, crash=True))
     snapshot = doomed.wait(WAIT)
     assert snapshot.state == FAILED
-    assert [event["step"] for event in snapshot.events] in ([], [1], [1, 2])  # in order, if sent in time
+    assert [event.step for event in snapshot.events] in ([], [1], [1, 2])  # in order, if sent in time
     assert snapshot.error.startswith("The worker running this job was lost")
     assert snapshot.error.endswith(".") and "\n" not in snapshot.error
     assert healthy.wait(WAIT).state == DONE

@@ -10,7 +10,7 @@ from bertviz_core.jobs.local import LocalPool
 from bertviz_core.jobs.protocol import DONE, JobRequest
 from bertviz_core.jobs.requests import training_request, training_warm_up
 from bertviz_core.settings import TrainSettings
-from tests.helpers import separable_dataset, until
+from tests.helpers import separable_dataset
 from tests.model.conftest import TINY
 
 pytestmark = pytest.mark.slow
@@ -21,13 +21,15 @@ SETTINGS = TrainSettings(epochs=2, batch_size=8, learning_rate=0.005, seed=2)
 
 @pytest.fixture
 def pool():
-    pool = LocalPool(max_workers=2, budget_mb=100_000)
+    pool = LocalPool(max_workers=2, budget_mb=100_000, tasks_module="tests.jobs.probe_tasks")
+    pool.admitted = []  # what the job log says of each admission: pid, warm, kept
+    pool._log.write = lambda event, job, **fields: event == "admitted" and pool.admitted.append(fields)
     yield pool
     pool.shutdown()
 
 
 def stage(snapshot) -> str:
-    return next(event["text"] for event in snapshot.events if event["type"] == "stage")
+    return snapshot.stage()
 
 
 def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the_next(pool, tmp_path):
@@ -37,9 +39,7 @@ def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the
     assert ahead is not None and request.affinity == ahead.affinity
     pool.prewarm(TRAINING_RUNTIME_MB, ahead)
     pool.prewarm(TRAINING_RUNTIME_MB, ahead)  # the page reruns: one worker, one warm-up
-    assert len(pool.worker_pids()) == 1
-    until(lambda: ahead.affinity in sum(pool.kept().values(), []), WAIT)
-    (warmed,) = pool.kept()
+    assert pool.status().workers == 1
 
     first = pool.submit(request).wait(WAIT)
     assert first.state == DONE, first.error
@@ -48,7 +48,8 @@ def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the
     other = TrainSettings(epochs=1, batch_size=16, learning_rate=0.001, seed=2)
     second = pool.submit(training_request(dataset, TINY, other, tmp_path / "second")).wait(WAIT)
     assert second.state == DONE and stage(second).startswith("Resetting")
-    assert pool.kept() == {warmed: [ahead.affinity]}
+    (warmed,) = {admission["pid"] for admission in pool.admitted}
+    assert [(admission["warm"], admission["kept"]) for admission in pool.admitted] == [(True, True)] * 2
     # A model too big to keep is never traced ahead (nor, by the page, a checkpoint's).
     assert training_warm_up(TINY.with_changes(vocab=200_000, embed_dim=128), 2, SETTINGS) is None
 
@@ -60,11 +61,11 @@ def test_a_job_queued_just_before_the_warm_up_does_not_swallow_it(pool, tmp_path
     pool.prewarm(TRAINING_RUNTIME_MB)
     busy = pool.submit(JobRequest("probe", {"steps": 40, "seconds": 0.1}, memory_mb=50))
     pool.prewarm(TRAINING_RUNTIME_MB, ahead)
-    until(lambda: ahead.affinity in sum(pool.kept().values(), []), WAIT)
-    (holder,) = [pid for pid, kept in pool.kept().items() if ahead.affinity in kept]
+    assert pool.status().workers == 2  # the warm-up went to a worker of its own
     probe = busy.wait(WAIT)
-    assert probe.state == DONE and probe.result["pid"] != holder
+    assert probe.state == DONE
     trained = pool.submit(training_request(separable_dataset(64), TINY, SETTINGS, tmp_path / "run")).wait(
         WAIT
     )
     assert trained.state == DONE and stage(trained).startswith("Resetting")
+    assert pool.admitted[-1]["kept"] and pool.admitted[-1]["pid"] != probe.result["pid"]

@@ -207,53 +207,7 @@ def test_two_workers_train_one_model_equal_to_a_single_process(tmp_path, repo_ro
     assert weight_gap <= WEIGHT_TOLERANCE
 
 
-# --- the same training as Ray actors ----------------------------------------------------------------
-@pytest.mark.slow
-def test_ray_runs_the_training_job_on_two_workers_as_one_model(tmp_path) -> None:
-    ray = pytest.importorskip("ray", reason="Ray is optional (requirements-ray.txt)")
-    from bertviz_core.jobs.ray_backend import train_distributed
-    from bertviz_core.jobs.ray_cluster import start_or_join
-    from bertviz_core.jobs.requests import training_request
-    from bertviz_core.model.bundle import load_bundle
-    from bertviz_core.model.classifier import predict_labels
-    from bertviz_core.settings import TrainSettings
-    from tests.model.conftest import TINY
-
-    dataset = separable_dataset(rows=ROWS)
-    settings = TrainSettings(epochs=1, batch_size=GLOBAL_BATCH, learning_rate=0.005, seed=0)
-    request = training_request(dataset, TINY, settings, tmp_path / "model", distributed=True)
-    start_or_join(None, num_cpus=2, budget_mb=2 * request.memory_mb + 500)
-    try:
-        result = train_distributed(request, workers=2, timeout_seconds=WAIT_SECONDS)
-    finally:
-        ray.shutdown()
-    chief, other = result["worker_results"]
-    assert result["folder"] == chief["folder"] == str(tmp_path / "model") and other["folder"] is None
-    steps = -(-chief["metrics"]["train_samples"] // GLOBAL_BATCH)
-    assert chief["metrics"]["distributed"]["steps"] == other["metrics"]["distributed"]["steps"] == steps
-    assert [record["val_loss"] for record in chief["metrics"]["history"]] == [
-        record["val_loss"] for record in other["metrics"]["history"]
-    ]
-    assert any(event["type"] == "epoch" for event in result["events"])  # the chief's progress
-    bundle = load_bundle(tmp_path / "model")
-    assert predict_labels(bundle, ["a good film"])[0] in dataset.class_names
-
-
 def test_the_global_batch_must_split_evenly_between_the_workers() -> None:
     setup = read_tf_config(_config(WORKERS, {"type": "worker", "index": 1}))
     setup.check_batch(16)
     assert "choose a multiple of 2" in refusal(TrainingError, setup.check_batch, 9)
-
-
-def test_ray_distributed_training_refuses_other_jobs_and_no_workers(tmp_path) -> None:
-    pytest.importorskip("ray", reason="Ray is optional (requirements-ray.txt)")
-    from bertviz_core.errors import UserError
-    from bertviz_core.jobs.ray_backend import train_distributed
-    from bertviz_core.jobs.requests import build_request, training_request
-    from bertviz_core.settings import TrainSettings
-    from tests.model.conftest import TINY
-
-    assert "Only training jobs" in refusal(UserError, train_distributed, build_request(TINY), workers=2)
-    request = training_request(separable_dataset(), TINY, TrainSettings(), tmp_path, distributed=True)
-    assert request.inputs["distributed"] is True
-    assert "at least one worker" in refusal(UserError, train_distributed, request, workers=0)
