@@ -17,7 +17,7 @@ four kinds of work, each in "FLOP-equivalents" divided by the machine's measured
 Dividing everything by R carries the constants to a faster or slower machine in proportion, which
 is the honest first guess; the constants, and the measurements they were fitted on, are below
 (``tools/time_calibration.py`` measures and fits them). Nothing here imports TensorFlow: the rate
-is measured by ``measure_machine_rate`` in a worker process (``jobs.tasks``).
+is measured by ``model.machine_rate.measure_machine_rate`` in a worker process (``jobs.tasks``).
 
 What is predicted is one epoch's ``seconds`` in ``model.training``'s epoch records: the training
 batches plus the validation pass after them, once warm. The first epoch also traces the training
@@ -172,11 +172,3 @@ def steady_epoch_seconds(history: list[dict]) -> tuple[float, list[int]] | None:
     middle = len(seconds) // 2
     median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
     return median, [int(record["epoch"]) for record in warm]
-
-
-def measure_machine_rate(seconds: float = MEASURE_SECONDS, size: int = MEASURE_SIZE) -> float:
-    """This machine's fp32 matrix-product rate through TensorFlow, in FLOP/s (imports TensorFlow:
-    call it in a worker process)."""
-    from bertviz_core.bench.figures import matmul_gflops
-
-    return matmul_gflops(size=size, seconds=seconds) * 1e9

@@ -6,7 +6,7 @@
 
 For each configuration (width, layers, feed-forward, sequence length, batch size and rows all
 vary), in one process: a real training through ``model.training.train_classifier`` on synthetic
-two-class texts, with this machine's matrix-product rate (``timing.measure_machine_rate``) measured
+two-class texts, with this machine's matrix-product rate (``model.machine_rate.measure_machine_rate``) measured
 before the first epoch and after each one (outside the epoch's own seconds). Each epoch after the
 first (which also traces the training step) is predicted with the mean of the rates measured just
 before and just after it; the table gives the medians over those epochs. The load average is
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bertviz_core import timing  # noqa: E402
 from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
+from bertviz_core.model.machine_rate import measure_machine_rate  # noqa: E402
 
 # (name, model, batch size, rows): rows are all the texts; 10 % go to validation.
 CONFIGURATIONS = [
@@ -63,7 +64,7 @@ class _Records:
 
     def on_epoch_end(self, record: dict) -> None:
         self.history.append({"epoch": record["epoch"], "seconds": record["seconds"]})
-        self.rates.append(timing.measure_machine_rate(seconds=MEASURE_SECONDS))
+        self.rates.append(measure_machine_rate(seconds=MEASURE_SECONDS))
 
 
 def measure(name: str, model: dict, batch: int, rows: int, epochs: int) -> dict:
@@ -77,7 +78,7 @@ def measure(name: str, model: dict, batch: int, rows: int, epochs: int) -> dict:
         epochs=epochs, batch_size=batch, learning_rate=1e-3, val_share=VAL_SHARE, seed=0, patience=epochs
     )
     load_before = os.getloadavg()[0]
-    records = _Records(timing.measure_machine_rate(seconds=MEASURE_SECONDS))
+    records = _Records(measure_machine_rate(seconds=MEASURE_SECONDS))
     bundle = train_classifier(dataset, _config(model), settings, records)
     return {
         "name": name,

@@ -23,6 +23,7 @@ import psutil
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import layer_rows, total_params
+from bertviz_core.model.machine_rate import flop_rate, measure_machine_rate
 from bertviz_core.text import MIB
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,25 +117,11 @@ def explorer_timings(moves: int) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def matmul_gflops(size: int = 1024, seconds: float = 2.0) -> float:
-    """TensorFlow's own fp32 matrix-product rate on this machine, in GFLOP/s."""
-    from bertviz_core.model import runtime
-
-    tf = runtime.tensorflow()
-    left = tf.random.normal((size, size), dtype=tf.float32)
-    right = tf.random.normal((size, size), dtype=tf.float32)
-    product = tf.function(lambda: tf.matmul(left, right))
-    return _gflops(product, 2 * size**3, seconds)
-
-
-def _gflops(step, flops_per_call: int, seconds: float) -> float:
-    """GFLOP/s of calling ``step`` (a traced function) again and again for ``seconds``."""
-    step().numpy()  # trace and warm up
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        step().numpy()
-        runs += 1
-    return flops_per_call * runs / (time.perf_counter() - started) / 1e9
+def matmul_gflops(seconds: float) -> float:
+    """The product's own measure of this machine (``model.machine_rate``: TensorFlow's fp32
+    1024 x 1024 matrix product), in GFLOP/s: the peak the MFU is held against, and the rate the app's
+    predicted training times divide by."""
+    return measure_machine_rate(seconds=seconds) / 1e9
 
 
 def step_matmul_shapes(config: ModelConfig, batch: int) -> list[tuple[tuple, tuple, bool, bool]]:
@@ -181,7 +168,7 @@ def step_matmul_gflops(config: ModelConfig, batch: int, seconds: float = 2.0) ->
         lambda: tf.add_n([tf.reduce_sum(tf.matmul(a, b, transpose_a=ta, transpose_b=tb)[..., :1, :1])
                           for a, b, ta, tb in operands])
     )  # fmt: skip
-    return _gflops(step, sum(matmul_flops(*shape) for shape in shapes), seconds)
+    return flop_rate(step, sum(matmul_flops(*shape) for shape in shapes), seconds) / 1e9
 
 
 def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
