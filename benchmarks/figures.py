@@ -1,4 +1,4 @@
-"""Benchmarks: the app's speeds measured against this machine's own limits, in one run.
+"""The app's speeds measured against this machine's own limits, in one run (``python -m benchmarks``).
 
 Figures are ratios within one run where possible (arithmetic against a real build, training
 FLOP/s against TensorFlow's own matrix-product peak), because shared machines are noisy.
@@ -26,7 +26,7 @@ from bertviz_core.arithmetic.params import layer_rows, total_params
 from bertviz_core.model.machine_rate import flop_rate, measure_machine_rate
 from bertviz_core.text import MIB
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The reference training run of the performance issue.
 REFERENCE_CONFIG = ModelConfig(
@@ -96,20 +96,16 @@ def real_build_seconds(config: ModelConfig) -> float:
     return float(report["verify"]["build_seconds"])
 
 
-# The app's side of the benchmark: a script beside the app (not part of the core), run in a fresh
-# interpreter from the repository root, from start to the explorer's first complete run, then moves.
-EXPLORER_PROBE = REPO_ROOT / "tools" / "explorer_probe.py"
+# The app's side of the benchmark, run in a fresh interpreter from the repository root, from start
+# to the explorer's first complete run, then moves.
+EXPLORER_PROBE = "benchmarks.explorer_probe"
 
 
 def explorer_timings(moves: int) -> dict:
-    if not EXPLORER_PROBE.is_file():
-        raise RuntimeError(
-            f"{EXPLORER_PROBE} is missing: run the benchmark from a checkout of the repository."
-        )
     # Not psutil's create_time: it is built on the boot time in whole seconds, so it can be
     # up to a second early, which once added almost a second to the first render.
     finished = subprocess.run(
-        [sys.executable, str(EXPLORER_PROBE), str(moves), repr(time.time())],
+        [sys.executable, "-m", EXPLORER_PROBE, str(moves), repr(time.time())],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if finished.returncode != 0:
