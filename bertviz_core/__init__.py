@@ -9,7 +9,7 @@ Packages, from the bottom up:
 - ``memory``: the memory budget and the one guard every build, training and job goes through.
 - ``model``: the only package that imports TensorFlow: real builds, training, saving, predicting.
 - ``jobs``: TensorFlow work in worker processes: a bounded, queued pool, or a Ray cluster.
-- ``cli`` and ``bench``: the command line and the benchmarks.
+- ``cli``: the command line.
 """
 
 import os

@@ -16,8 +16,8 @@ four kinds of work, each in "FLOP-equivalents" divided by the machine's measured
 
 Dividing everything by R carries the constants to a faster or slower machine in proportion, which
 is the honest first guess; the constants, and the measurements they were fitted on, are below
-(``tools/time_calibration.py`` measures and fits them). Nothing here imports TensorFlow: the rate
-is measured by ``measure_machine_rate`` in a worker process (``jobs.tasks``).
+(``benchmarks/time_calibration.py`` measures and fits them). Nothing here imports TensorFlow: the
+rate is measured by ``model.machine_rate.measure_machine_rate`` in a worker process (``jobs.tasks``).
 
 What is predicted is one epoch's ``seconds`` in ``model.training``'s epoch records: the training
 batches plus the validation pass after them, once warm. The first epoch also traces the training
@@ -43,7 +43,7 @@ VALIDATION_BATCH = 64
 # element-wise work is taken to be a third as well (no gradients).
 FORWARD_SHARE = 1 / 3
 
-# Fitted by tools/time_calibration.py --fit on 40 warm epochs of 10 configurations (d 6-256, L 1-12,
+# Fitted by benchmarks/time_calibration.py --fit on 40 warm epochs of 10 configurations (d 6-256, L 1-12,
 # F 64-3,072, S 32-128, batch 8-128, 384-1,536 texts, vocabulary 1,000-20,000), two runs on a quiet
 # 2-vCPU machine (load averages 1.1-2.1, 80-122 GFLOP/s measured around the epochs). Predicted /
 # measured, median of the warm epochs, per configuration and run: 0.80 to 1.23, all 20 within
@@ -170,11 +170,3 @@ def steady_epoch_seconds(history: list[dict]) -> tuple[float, list[int]] | None:
     middle = len(seconds) // 2
     median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
     return median, [int(record["epoch"]) for record in warm]
-
-
-def measure_machine_rate(seconds: float = MEASURE_SECONDS, size: int = MEASURE_SIZE) -> float:
-    """This machine's fp32 matrix-product rate through TensorFlow, in FLOP/s (imports TensorFlow:
-    call it in a worker process)."""
-    from bertviz_core.bench.figures import matmul_gflops
-
-    return matmul_gflops(size=size, seconds=seconds) * 1e9

@@ -49,7 +49,7 @@ BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # (about 220 ms for the per-layer chart here) before it paints anything that arrived with it, so
 # totals sent a few milliseconds ahead of the charts still waited for them. A short pause after the
 # headline lets the browser paint it first; the script thread sleeps, no CPU is spent, and a newer
-# change interrupts the run at the next element as before. tools/latency_bench.py, typing a new
+# change interrupts the run at the next element as before. benchmarks/latency.py, typing a new
 # vocabulary size until the new total shows: 2.26-2.29x a bare Streamlit app without the pause,
 # 1.58x with 30 ms, 1.34-1.55x with 60 ms before the charts, 1.27-1.28x with 100 ms.
 FIGURES_FIRST_SECONDS = 0.1

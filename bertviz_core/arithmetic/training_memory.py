@@ -35,7 +35,7 @@ WEIGHT_BYTES_PER_PARAM = costs.BYTES_PER_VALUE["fp32"]
 GRADIENT_BYTES_PER_PARAM = costs.BYTES_PER_VALUE["fp32"]
 ADAM_MOMENT_BYTES_PER_PARAM = 2 * costs.BYTES_PER_VALUE["fp32"]
 # What this machine adds, fitted on the peak resident memory of real training runs
-# (tools/memory_calibration.py; the table and its test: tests/test_memory_calibration.py):
+# (benchmarks/memory_calibration.py; the table and its test: tests/benchmarks/test_memory_calibration.py):
 # - a training process holds TensorFlow and keras-bert (600 MB, FIELD_NOTES), tf.data, the traced
 #   training and validation functions, the TF-IDF baseline and allocator slack before the model;
 # - copies of the weights beyond the theory's one: the trainer's copy of the best epoch's weights

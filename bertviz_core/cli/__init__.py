@@ -21,7 +21,6 @@ COMMAND_MODULES = (
     "bertviz_core.cli.train",
     "bertviz_core.cli.pretrain",
     "bertviz_core.cli.explain",
-    "bertviz_core.cli.bench",
 )
 
 

@@ -220,10 +220,11 @@ def explain(inputs: dict[str, Any], progress: Progress) -> dict:
 
 
 def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
-    """This machine's fp32 matrix-product rate (``timing.measure_machine_rate``), for the predicted
-    training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second`` and the load
-    average at the end (the machine may be shared)."""
-    from bertviz_core.timing import MEASURE_SECONDS, measure_machine_rate
+    """This machine's fp32 matrix-product rate (``model.machine_rate.measure_machine_rate``), for the
+    predicted training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second`` and
+    the load average at the end (the machine may be shared)."""
+    from bertviz_core.model.machine_rate import measure_machine_rate
+    from bertviz_core.timing import MEASURE_SECONDS
 
     rate = measure_machine_rate(seconds=float(inputs.get("seconds", MEASURE_SECONDS)))
     return {"flops_per_second": rate, "load_average": os.getloadavg()[0]}

@@ -178,7 +178,7 @@ def _progress_callback_class() -> type:
     return ProgressCallback
 
 
-# Speed of the training step, measured on the reference model (bench.REFERENCE_CONFIG, batch 32)
+# Speed of the training step, measured on the reference model (benchmarks.figures.REFERENCE_CONFIG, batch 32)
 # on 2 AMD EPYC vCPUs (AVX2 and FMA; no AVX-512, so no bf16), each variant in its own process,
 # alternated, samples per second after the first epoch:
 # - XLA (``jit_compile=True``): 295-307 against 309-357 for the plain graph, and its first epoch

@@ -1,6 +1,6 @@
-"""The explorer, timed as a cold app: the benchmark (``python -m bertviz_core bench``) runs this.
+"""The explorer, timed as a cold app: the benchmark (``python -m benchmarks``) runs this.
 
-Usage (from the repository root): ``python tools/explorer_probe.py MOVES LAUNCH_TIME``. Runs
+Usage (from the repository root): ``python -m benchmarks.explorer_probe MOVES LAUNCH_TIME``. Runs
 ``app.py`` in Streamlit's AppTest from a fresh interpreter (``LAUNCH_TIME`` is the parent's clock
 when it started this process, so interpreter start-up counts), then moves sliders ``MOVES`` times,
 and prints one JSON object: the first render's seconds, each move's milliseconds, peak resident

@@ -3,8 +3,8 @@
 Usage, from the repository root (needs the test requirements and Debian's chromium, as the browser
 tests do: ``bash scripts/install-tests.sh``)::
 
-    python tools/room_bench.py                 # K = 4, 8 and 16
-    python tools/room_bench.py --rooms 4 --json
+    python -m benchmarks.room                  # K = 4, 8 and 16
+    python -m benchmarks.room --rooms 4 --json
 
 For each K it starts a fresh ``streamlit run app.py`` (with the job log on), opens K browser
 contexts on the training page with the shipped reviews sample and default settings, clicks Train in
@@ -31,10 +31,8 @@ from pathlib import Path
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, read_jobs_log, serve_app  # noqa: E402
+# The browser tests' Chromium and server helpers: the room is driven exactly as they drive the app.
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, read_jobs_log, serve_app
 
 TRAINING_TIMEOUT_S = 3600
 AFTER_CLOSE_S = 30
@@ -224,7 +222,7 @@ def run_room(browser, rooms: int, folder: Path, probes: int, trainer_browser=Non
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.room", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, nargs="+", default=[4, 8, 16], help="trainings at once, per run")
     parser.add_argument("--probes", type=int, default=10, help="explorer changes measured while idle")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

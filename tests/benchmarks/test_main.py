@@ -1,4 +1,4 @@
-"""``python -m bertviz_core bench --quick --json`` as CI runs it: every figure there and sane.
+"""``python -m benchmarks --quick --json`` as CI runs it: every figure there and sane.
 
 No speed is asserted here (the machine is shared; targets are the bench's own report): only that
 each figure exists, is a finite positive number of the right kind, and that the explorer stayed
@@ -38,7 +38,7 @@ POSITIVE_FIGURES = (
 @pytest.fixture(scope="module")
 def report(repo_root) -> dict:
     finished = subprocess.run(
-        [sys.executable, "-m", "bertviz_core", "bench", "--quick", "--json"],
+        [sys.executable, "-m", "benchmarks", "--quick", "--json"],
         cwd=repo_root, capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]

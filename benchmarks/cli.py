@@ -1,9 +1,18 @@
-"""``python -m bertviz_core bench``: the app's speeds against this machine's limits."""
+"""``python -m benchmarks``: the app's speeds against this machine's limits, in one run.
+
+Run from the repository root (the explorer probe starts ``app.py`` there). ``--json`` prints one
+JSON object; otherwise one figure a line, with its target where it has one. Bad input exits with
+status 2 and one sentence on stderr, as the product's command line does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from benchmarks import figures, peer
+from bertviz_core.errors import UserError
 
 TARGETS = {
     "arithmetic_speedup": (">=", 1000),
@@ -13,13 +22,27 @@ TARGETS = {
     "peak_rss_mb": ("<=", 1200),
 }
 
+# The lab's other measurements are modules of their own; --help names them, so this command is
+# where someone new finds all of them.
+OTHER_MEASUREMENTS = """\
+other measurements, each a module of its own (run from the repository root, --help for options):
+  python -m benchmarks.latency             the explorer in Chromium against a bare Streamlit app
+  python -m benchmarks.room                K visitors training at once on one server
+  python -m benchmarks.memory_calibration  peak memory of real trainings against the estimate
+  python -m benchmarks.time_calibration    seconds per epoch of real trainings against the prediction
+  python -m benchmarks.make_samples        rewrite the shipped samples in bertviz_core/data/samples
+"""
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "bench",
-        help="measure the explorer, a real build and training against this machine's limits",
-        description="Benchmark in one process: arithmetic vs a real BERT-base build, the explorer's first "
-        "render and slider reruns, and training throughput against TensorFlow's own matmul peak.",
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        # Line breaks by hand: the raw formatter keeps the epilog's table, and the description with it.
+        description="Benchmark in one process: arithmetic vs a real BERT-base build, the explorer's first\n"
+        "render and slider reruns, and training throughput against TensorFlow's own matmul peak.\n"
+        "Run it from the repository root.",
+        epilog=OTHER_MEASUREMENTS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", help="a shorter run for CI (under a minute)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -39,14 +62,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="with --peer: rounds of ours and the peer's (default 3)",
     )
-    parser.set_defaults(handler=run)
+    return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.peer:
-        return run_peer(args)
-    from bertviz_core.bench import figures
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_peer(args) if args.peer else run_figures(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
 
+
+def run_figures(args: argparse.Namespace) -> int:
+    """Every figure of ``figures.run``, each beside its target."""
     results = figures.run(quick=args.quick, training_only=args.training_only)
     if args.json:
         print(json.dumps(results))
@@ -64,9 +96,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_peer(args: argparse.Namespace) -> int:
     """Ours and the peer's, alternated in fresh processes: both medians and their ratio."""
-    from bertviz_core.bench import peer
-    from bertviz_core.errors import UserError
-
     if args.rounds < 1:
         raise UserError(f"--rounds must be at least 1, not {args.rounds}; give a positive number.")
     peer.require_peer()

@@ -1,6 +1,6 @@
 """Write the sample data sets in bertviz_core/data/samples/ from templates and word lists (seeded).
 
-    python3 tools/make_samples.py            # rewrites reviews.csv and headlines.csv
+    python -m benchmarks.make_samples        # rewrites reviews.csv and headlines.csv
 
 The texts are invented for this project and released under CC0 1.0 (see samples/README.md).
 Most rows carry their label in plain words; a share of them mix signals (praise then complaint,
@@ -9,13 +9,15 @@ negation, headlines touching two topics, lukewarm reviews) so a small model cann
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import random
 from collections.abc import Callable
-from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "bertviz_core" / "data" / "samples"
+# Where the product reads its samples from is where they are written.
+from bertviz_core.data.samples import SAMPLES_DIR
+
 SEED = 20240601
 REVIEW_ROWS = 1600
 HEADLINE_ROWS = 1600
@@ -544,6 +546,10 @@ def _to_csv(rows: list[tuple[str, str]]) -> bytes:
 
 
 def main() -> None:
+    # No options: the parser is there so that --help explains instead of rewriting the files.
+    argparse.ArgumentParser(
+        prog="python -m benchmarks.make_samples", description=__doc__.splitlines()[0]
+    ).parse_args()
     SAMPLES_DIR.mkdir(parents=True, exist_ok=True)
     for name, make, count, seed in (
         ("reviews", _review, REVIEW_ROWS, SEED),

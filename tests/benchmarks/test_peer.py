@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
+from benchmarks import figures, peer
+from benchmarks.cli import main
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
-from bertviz_core.bench import figures, peer
-from bertviz_core.cli import main
 
 
 def test_the_peer_config_is_the_reference_model():
@@ -67,7 +67,7 @@ def torch_missing(monkeypatch):
 def test_without_torch_the_bench_says_how_to_install_it(torch_missing, capsys):
     missing = peer.missing_peer_packages()  # transformers too, where it is not installed either
     assert missing[0] == "torch" and set(missing) <= {"torch", "transformers"}
-    assert main(["bench", "--peer"]) == 2
+    assert main(["--peer"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "Traceback" not in error
     assert all(name in error for name in missing) and "pip install -r requirements-peer.txt" in error
@@ -81,7 +81,7 @@ def test_the_peer_is_never_a_runtime_dependency(repo_root):
 
 
 def test_importing_the_app_core_never_imports_torch(repo_root):
-    probe = "import sys, bertviz_core.bench.peer, bertviz_core.cli; print('torch' in sys.modules)"
+    probe = "import sys, benchmarks.cli, benchmarks.peer, bertviz_core.cli; print('torch' in sys.modules)"
     finished = subprocess.run(
         [sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, timeout=60, check=True
     )
@@ -113,7 +113,7 @@ def test_the_comparison_holds_both_sides_against_the_same_matmul_peak(monkeypatc
     assert results["peer_train_mfu"][0] / results["train_mfu"][0] == pytest.approx(600 / 800)
 
     monkeypatch.setattr(peer, "compare", lambda rounds, epochs: results)
-    assert main(["bench", "--peer", "--rounds", "2"]) == 0
+    assert main(["--peer", "--rounds", "2"]) == 0
     printed = capsys.readouterr().out
     mfu = 800.0 * flops / 1e9 / 400.0
     assert (

@@ -1,4 +1,4 @@
-"""Benchmarks: the app's speeds measured against this machine's own limits, in one run.
+"""The app's speeds measured against this machine's own limits, in one run (``python -m benchmarks``).
 
 Figures are ratios within one run where possible (arithmetic against a real build, training
 FLOP/s against TensorFlow's own matrix-product peak), because shared machines are noisy.
@@ -23,9 +23,10 @@ import psutil
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import layer_rows, total_params
+from bertviz_core.model.machine_rate import flop_rate, measure_machine_rate
 from bertviz_core.text import MIB
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The reference training run of the performance issue.
 REFERENCE_CONFIG = ModelConfig(
@@ -95,20 +96,16 @@ def real_build_seconds(config: ModelConfig) -> float:
     return float(report["verify"]["build_seconds"])
 
 
-# The app's side of the benchmark: a script beside the app (not part of the core), run in a fresh
-# interpreter from the repository root, from start to the explorer's first complete run, then moves.
-EXPLORER_PROBE = REPO_ROOT / "tools" / "explorer_probe.py"
+# The app's side of the benchmark, run in a fresh interpreter from the repository root, from start
+# to the explorer's first complete run, then moves.
+EXPLORER_PROBE = "benchmarks.explorer_probe"
 
 
 def explorer_timings(moves: int) -> dict:
-    if not EXPLORER_PROBE.is_file():
-        raise RuntimeError(
-            f"{EXPLORER_PROBE} is missing: run the benchmark from a checkout of the repository."
-        )
     # Not psutil's create_time: it is built on the boot time in whole seconds, so it can be
     # up to a second early, which once added almost a second to the first render.
     finished = subprocess.run(
-        [sys.executable, str(EXPLORER_PROBE), str(moves), repr(time.time())],
+        [sys.executable, "-m", EXPLORER_PROBE, str(moves), repr(time.time())],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if finished.returncode != 0:
@@ -116,25 +113,11 @@ def explorer_timings(moves: int) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def matmul_gflops(size: int = 1024, seconds: float = 2.0) -> float:
-    """TensorFlow's own fp32 matrix-product rate on this machine, in GFLOP/s."""
-    from bertviz_core.model import runtime
-
-    tf = runtime.tensorflow()
-    left = tf.random.normal((size, size), dtype=tf.float32)
-    right = tf.random.normal((size, size), dtype=tf.float32)
-    product = tf.function(lambda: tf.matmul(left, right))
-    return _gflops(product, 2 * size**3, seconds)
-
-
-def _gflops(step, flops_per_call: int, seconds: float) -> float:
-    """GFLOP/s of calling ``step`` (a traced function) again and again for ``seconds``."""
-    step().numpy()  # trace and warm up
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        step().numpy()
-        runs += 1
-    return flops_per_call * runs / (time.perf_counter() - started) / 1e9
+def matmul_gflops(seconds: float) -> float:
+    """The product's own measure of this machine (``model.machine_rate``: TensorFlow's fp32
+    1024 x 1024 matrix product), in GFLOP/s: the peak the MFU is held against, and the rate the app's
+    predicted training times divide by."""
+    return measure_machine_rate(seconds=seconds) / 1e9
 
 
 def step_matmul_shapes(config: ModelConfig, batch: int) -> list[tuple[tuple, tuple, bool, bool]]:
@@ -181,7 +164,7 @@ def step_matmul_gflops(config: ModelConfig, batch: int, seconds: float = 2.0) ->
         lambda: tf.add_n([tf.reduce_sum(tf.matmul(a, b, transpose_a=ta, transpose_b=tb)[..., :1, :1])
                           for a, b, ta, tb in operands])
     )  # fmt: skip
-    return _gflops(step, sum(matmul_flops(*shape) for shape in shapes), seconds)
+    return flop_rate(step, sum(matmul_flops(*shape) for shape in shapes), seconds) / 1e9
 
 
 def synthetic_rows(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -1,8 +1,8 @@
 """The training-memory estimate against measured peak memory of real training runs.
 
-``CALIBRATION`` is ``tools/memory_calibration.py``'s table: each grid point trained for real, in a
-fresh process through ``python3 -m bertviz_core train`` on the reviews sample (2 classes), its peak
-resident memory read from the child's own high-water mark (``VmHWM``). Measured 2026-12-02 on
+``CALIBRATION`` is ``python -m benchmarks.memory_calibration``'s table: each grid point trained for
+real, in a fresh process through ``python3 -m bertviz_core train`` on the reviews sample (2 classes),
+its peak resident memory read from the child's own high-water mark (``VmHWM``). Measured 2026-12-02 on
 this 2-core machine, 2 epochs each, while other jobs ran (load average 2-16).
 Re-run the tool and update this table whenever the training code, TensorFlow or the machine
 constants of ``bertviz_core.arithmetic.training_memory`` change; the last test re-measures one point so the table
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.memory_calibration import BY_NAME, SAMPLE_CLASSES, measure_peak_mb
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import estimate_training_memory
-from tools.memory_calibration import BY_NAME, SAMPLE_CLASSES, measure_peak_mb
 
 TOLERANCE = 0.15
 

@@ -2,16 +2,17 @@
 
 Usage, from the repository root::
 
-    python3 tools/memory_calibration.py                     # the whole grid, then the table
-    python3 tools/memory_calibration.py --points tiny base  # some grid points only
-    python3 tools/memory_calibration.py --json results.json # keep the measurements too
-    python3 tools/memory_calibration.py --from results.json # the table again, no training
+    python -m benchmarks.memory_calibration                     # the whole grid, then the table
+    python -m benchmarks.memory_calibration --points tiny base  # some grid points only
+    python -m benchmarks.memory_calibration --json results.json # keep the measurements too
+    python -m benchmarks.memory_calibration --from results.json # the table again, no training
 
 Each grid point trains for real in a fresh process through the command line
 (``python3 -m bertviz_core train``, the same code as the app's training worker) on the shipped
 reviews sample; the peak resident memory is the child's own high-water mark (``VmHWM``), which it reports as it exits.
-The table is what ``tests/test_memory_calibration.py`` holds as data: refit the machine constants
-of ``bertviz_core.memory`` and update that table whenever the training code or TensorFlow changes.
+The table is what ``tests/benchmarks/test_memory_calibration.py`` holds as data: refit the machine
+constants of ``bertviz_core.arithmetic.training_memory`` and update that table whenever the training
+code or TensorFlow changes.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from pathlib import Path
 
 import numpy
 
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.training_memory import estimate_training_memory
+from bertviz_core.data.samples import SAMPLES_DIR
+from bertviz_core.text import MIB
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
-from bertviz_core.arithmetic.training_memory import estimate_training_memory  # noqa: E402
-from bertviz_core.text import MIB  # noqa: E402
-
-SAMPLE = REPO_ROOT / "bertviz_core" / "data" / "samples" / "reviews.csv"
+SAMPLE = SAMPLES_DIR / "reviews.csv"
 SAMPLE_CLASSES = 2
 # The guard would refuse the larger points under the default 2,000 MB budget: these runs are the
 # measurement the guard is calibrated on, so they get more room (the machine has 24 GB).
@@ -166,7 +166,9 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.memory_calibration", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--points", nargs="*", choices=list(BY_NAME), help="grid points to train (default: all)"
     )

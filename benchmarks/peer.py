@@ -5,7 +5,7 @@ the app imports it. The peer is the same model as ours, as far as transformers' 
 same sizes, the same rows tokenised by the same code, the same batch, optimiser and learning
 rate, and ``samples_per_second`` by the same definition (``figures.TRAIN_THROUGHPUT_DEFINITION``).
 
-Each side runs in a fresh child process (``python -m bertviz_core.bench.peer ours|peer``), and
+Each side runs in a fresh child process (``python -m benchmarks.peer ours|peer``), and
 ``compare`` alternates them, so neither inherits the other's thread pools or warm caches, and a
 drifting host affects both about equally: only the ratios of one run mean anything.
 """
@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
+from benchmarks import figures
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.bench import figures
 from bertviz_core.errors import UserError
 
 PEER_REQUIREMENTS = "requirements-peer.txt"
@@ -165,7 +165,7 @@ def our_training_figures(epochs: int) -> dict:
 
 def _run_side(side: str, epochs: int) -> dict:
     finished = subprocess.run(
-        [sys.executable, "-m", "bertviz_core.bench.peer", side, "--epochs", str(epochs)],
+        [sys.executable, "-m", "benchmarks.peer", side, "--epochs", str(epochs)],
         cwd=figures.REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     if finished.returncode != 0:
@@ -219,7 +219,9 @@ def compare(rounds: int = 3, epochs: int = 4) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="One side of the peer benchmark; prints one JSON line.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.peer", description="One side of the peer benchmark; prints one JSON line."
+    )
     parser.add_argument("side", choices=("ours", "peer"))
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """The explorer's latency in a real browser, side by side with a bare Streamlit app.
 
-Usage (from the repository root): ``python tools/latency_bench.py [--changes 15] [--json]``.
+Usage (from the repository root): ``python -m benchmarks.latency [--changes 15] [--json]``.
 
 Starts two servers itself: ``streamlit run app.py`` and a bare app holding one number box and one
 metric, Streamlit's own floor for the same interaction. In Debian's Chromium (Playwright), it types
@@ -32,12 +32,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.params import total_params
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FINISHED_RUN_SELECTOR, wait_for_epochs
 
-from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
-from bertviz_core.arithmetic.params import total_params  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, FINISHED_RUN_SELECTOR, wait_for_epochs  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BARE_APP = """
 import streamlit as st
@@ -191,7 +190,9 @@ def latency(browser, changes: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.latency", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--changes", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-cold", action="store_true", help="only the side-by-side latency")

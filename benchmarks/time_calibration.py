@@ -1,13 +1,14 @@
 """Calibrate and check ``bertviz_core.timing``: predicted against measured seconds per epoch.
 
-    python3 tools/time_calibration.py [--epochs 3] [--out runs.json]   measure every configuration
-    python3 tools/time_calibration.py --fit runs.json                  fit the four constants
-    python3 tools/time_calibration.py --table runs.json                the table, with today's constants
+    python -m benchmarks.time_calibration [--epochs 3] [--out runs.json]   measure every configuration
+    python -m benchmarks.time_calibration --fit runs.json                  fit the four constants
+    python -m benchmarks.time_calibration --table runs.json                the table, with today's constants
 
 For each configuration (width, layers, feed-forward, sequence length, batch size and rows all
 vary), in one process: a real training through ``model.training.train_classifier`` on synthetic
-two-class texts, with this machine's matrix-product rate (``timing.measure_machine_rate``) measured
-before the first epoch and after each one (outside the epoch's own seconds). Each epoch after the
+two-class texts, with this machine's matrix-product rate (the product's own
+``model.machine_rate.measure_machine_rate``) measured before the first epoch and after each one
+(outside the epoch's own seconds). Each epoch after the
 first (which also traces the training step) is predicted with the mean of the rates measured just
 before and just after it; the table gives the medians over those epochs. The load average is
 printed with each line: the machine is shared, and only same-run ratios mean much.
@@ -19,16 +20,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bertviz_core import timing  # noqa: E402
-from bertviz_core.arithmetic.config import ModelConfig  # noqa: E402
+from benchmarks.figures import synthetic_dataset
+from bertviz_core import timing
+from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.model.machine_rate import measure_machine_rate
 
 # (name, model, batch size, rows): rows are all the texts; 10 % go to validation.
 CONFIGURATIONS = [
@@ -63,11 +63,10 @@ class _Records:
 
     def on_epoch_end(self, record: dict) -> None:
         self.history.append({"epoch": record["epoch"], "seconds": record["seconds"]})
-        self.rates.append(timing.measure_machine_rate(seconds=MEASURE_SECONDS))
+        self.rates.append(measure_machine_rate(seconds=MEASURE_SECONDS))
 
 
 def measure(name: str, model: dict, batch: int, rows: int, epochs: int) -> dict:
-    from bertviz_core.bench.figures import synthetic_dataset
     from bertviz_core.model.training import train_classifier
     from bertviz_core.settings import TrainSettings
 
@@ -77,7 +76,7 @@ def measure(name: str, model: dict, batch: int, rows: int, epochs: int) -> dict:
         epochs=epochs, batch_size=batch, learning_rate=1e-3, val_share=VAL_SHARE, seed=0, patience=epochs
     )
     load_before = os.getloadavg()[0]
-    records = _Records(timing.measure_machine_rate(seconds=MEASURE_SECONDS))
+    records = _Records(measure_machine_rate(seconds=MEASURE_SECONDS))
     bundle = train_classifier(dataset, _config(model), settings, records)
     return {
         "name": name,
@@ -179,7 +178,9 @@ def fit(runs: list[dict]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.time_calibration", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, help="write the raw measurements here (JSON)")
     parser.add_argument("--only", nargs="*", help="names of the configurations to run")
