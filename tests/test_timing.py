@@ -13,6 +13,7 @@ from bertviz_core import timing
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.jobs import tasks
+from bertviz_core.jobs.protocol import MEASURE_RATE
 from bertviz_core.jobs.requests import machine_rate_request
 
 REFERENCE = ModelConfig(vocab=5000, seq_len=64, pos_num=64, embed_dim=128, heads=2, layers=2, ff_dim=512)
@@ -151,6 +152,6 @@ def test_warm_epochs_are_those_after_the_first() -> None:
 # --- the measurement job --------------------------------------------------------------------------
 def test_the_measurement_is_a_short_shared_job() -> None:
     request = machine_rate_request()
-    assert request.kind == timing.MEASURE_RATE_KIND and tasks.TASKS[request.kind] is tasks.measure_rate
+    assert request.kind == MEASURE_RATE and tasks.TASKS[request.kind] is tasks.measure_rate
     assert request.owner == "" and request.interactive
     assert request.inputs["seconds"] == timing.MEASURE_SECONDS <= 2
