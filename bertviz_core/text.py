@@ -70,3 +70,16 @@ def lower_first(sentence: str) -> str:
     if len(sentence) > 1 and sentence[0].isupper() and not sentence[1].isupper():
         return sentence[0].lower() + sentence[1:]
     return sentence
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a person reads them: 0.8 s, 42 s, 12 min, 3.5 h, 9 days."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} days"

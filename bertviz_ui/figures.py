@@ -4,17 +4,10 @@ figure is ever cut off ("110,106…") on the 1024 px screens workshops project o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import streamlit as st
 
-
-@dataclass(frozen=True)
-class Figure:
-    label: str
-    value: str
-    help: str | None = None
-    caption: str | None = None
+from bertviz_core.training_notes import Figure
 
 
 def figure_width(label: str, value: str) -> int:

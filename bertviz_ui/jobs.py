@@ -16,14 +16,19 @@ from __future__ import annotations
 import atexit
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from bertviz_core.errors import UserError
 from bertviz_core.jobs import make_pool
-from bertviz_core.jobs.protocol import Job, JobRequest
+from bertviz_core.jobs.backend import JobBackend
+from bertviz_core.jobs.protocol import DONE, Job, JobRequest, JobSnapshot
 from bertviz_core.runs import RunStore
+from bertviz_core.text import escape_markdown, format_duration
 
 _XSRF_COOKIE = "_streamlit_xsrf"
 
@@ -72,7 +77,7 @@ def _visitors() -> _Visitors:
 
 
 @st.cache_resource
-def pool():
+def pool() -> JobBackend:
     """The server's pool of workers (or a Ray cluster's, when configured: ``jobs.make_pool``)."""
     shared = make_pool(owner_alive=_visitors().alive)
     atexit.register(shared.shutdown)
@@ -132,3 +137,67 @@ def forget(name: str, job: Job) -> None:
     """Drop the visitor's job under ``name`` if it is still ``job`` (another tab may have replaced it)."""
     if current(name) is job:
         _visitors().set_job(visitor(), name, None)
+
+
+def follow(
+    job: Job, draw: Callable[[JobSnapshot], None], every: float, wait_seconds: float = 0.0
+) -> JobSnapshot | None:
+    """The one way a page follows a job. Returns its snapshot once it is over, for the caller to show
+    its end; until then draws it with ``draw(snapshot)`` (its place in line, its progress) in a
+    fragment that draws again every ``every`` seconds and runs the whole page again once the job is
+    over. ``wait_seconds``: wait that long first, so that a quick job's answer shows in this run."""
+    snapshot = job.wait(wait_seconds) if wait_seconds else job.snapshot()
+    if snapshot.is_over:
+        return snapshot
+    st.fragment(_following, run_every=every)(job, draw)
+    return None
+
+
+def _following(job: Job, draw: Callable[[JobSnapshot], None]) -> None:
+    snapshot = job.snapshot()
+    if snapshot.is_over:
+        st.rerun()  # the whole page, which shows the end
+    draw(snapshot)
+
+
+def queue_sentence(snapshot: JobSnapshot) -> str:
+    """Where a queued job stands, for the visitor waiting for it."""
+    status = pool().status()
+    wait = f", about {format_duration(snapshot.wait_seconds)} from now" if snapshot.wait_seconds else ""
+    return (
+        f"Waiting for a free worker: you are number {snapshot.place_in_line} in line{wait} "
+        f"({status.busy} of {status.max_workers} workers are busy). It starts by itself."
+    )
+
+
+def ask(kind: str, key: object, request: Callable[[], JobRequest], working: str) -> JobSnapshot | None:
+    """The visitor's short ``kind`` job for ``key`` (a prediction, a look inside a model): submitted
+    when the key is new, then followed. Returns the snapshot when it ended well; otherwise draws why
+    there is nothing yet (in line, ``working``, refused, failed) and returns None."""
+    job = current(kind)
+    if job is None or st.session_state.get(f"{kind}_key") != key:
+        try:
+            job = submit(kind, request())
+        except UserError as error:
+            st.error(escape_markdown(error))
+            return None
+        st.session_state[f"{kind}_key"] = key
+    # A warm worker answers in a fraction of a second: wait a little before drawing a wait.
+    snapshot = follow(job, lambda now: _working(now, working), every=1.0, wait_seconds=QUICK_SECONDS)
+    if snapshot is None:
+        return None
+    if snapshot.state != DONE:
+        st.error(escape_markdown(snapshot.error or "The job was stopped."))
+        return None
+    return snapshot
+
+
+QUICK_SECONDS = 20.0
+
+
+def _working(snapshot: JobSnapshot, working: str) -> None:
+    if snapshot.place_in_line:
+        st.info(queue_sentence(snapshot), icon=":material/hourglass_top:")
+    else:
+        elapsed = time.time() - (snapshot.started or time.time())
+        st.caption(f"{working}... ({elapsed:.0f} s)")

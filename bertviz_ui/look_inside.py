@@ -1,5 +1,6 @@
 """Looking inside a finished run: its mistakes (from the saved validation predictions, no
-TensorFlow) and, for one text, its attention and word attributions (a short job in a worker)."""
+TensorFlow), its answer for a text the visitor types, and, for one text, its attention and word
+attributions (short jobs in a worker, ``jobs.ask``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.charts import inspect as charts
-from bertviz_core.jobs.requests import explanation_request
+from bertviz_core.charts import training as training_charts
+from bertviz_core.data.tokens import encode_texts
+from bertviz_core.jobs.requests import explanation_request, prediction_request
 from bertviz_core.mistakes import ValidationPredictions
 from bertviz_core.model.bundle import SavedClassifier
 from bertviz_core.model.inspect import Explanation
 from bertviz_core.text import escape_markdown as md
-from bertviz_ui.jobs import visitor
-from bertviz_ui.training_run import short_job
+from bertviz_ui.jobs import ask, visitor
 
 TEXT_KEY = "train_explain_text"
 MISTAKES_SHOWN = 20
@@ -103,10 +105,11 @@ def explanation(saved: SavedClassifier) -> None:
             "Where each layer and head of the model looks, and which words moved its answer, appear here."
         )
         return
-    snapshot = short_job(
+    snapshot = ask(
         "explain",
         (str(saved.folder), text),
         lambda: explanation_request(saved.folder, text, saved.config, len(saved.class_names), visitor()),
+        "Looking inside the model",
     )
     if snapshot is None:
         return
@@ -162,3 +165,34 @@ def _attention(result: Explanation) -> None:
         key="train_attention_head",
     )
     st.plotly_chart(charts.attention_grid(result.attention), key="train_attention_grid")
+
+
+def try_it(saved: SavedClassifier) -> None:
+    """A box for a text, and the model's answer with the probability of every class (a short job)."""
+    text = st.text_input("A text to classify", max_chars=5000, key="train_predict_text", persist_state="session",
+                         placeholder="Type a sentence and press Enter")  # fmt: skip
+    if not text or not text.strip():
+        st.caption("The model's answer and its probability for every class appear here.")
+        return
+    snapshot = ask(
+        "predict",
+        (str(saved.folder), text),
+        lambda: prediction_request(saved.folder, [text], saved.config, len(saved.class_names), visitor()),
+        "Classifying",
+    )
+    if snapshot is None:
+        return
+    probabilities = np.asarray(snapshot.result["probabilities"][0])
+    best = int(np.argmax(probabilities))
+    st.markdown(f"Predicted class: **{md(saved.class_names[best])}** ({probabilities[best]:.1%})")
+    encoded = encode_texts(saved.vocabulary, [text], saved.config.seq_len)
+    notes = [
+        f"{encoded.word_tokens} words, {encoded.unknown_tokens} of them unknown to the vocabulary ([UNK])"
+    ]
+    if encoded.truncated:
+        notes.append(f"cut to {saved.config.seq_len} tokens")
+    st.caption("; ".join(notes) + ".")
+    st.plotly_chart(
+        training_charts.probability_chart(saved.class_names, probabilities.tolist()),
+        key="train_probabilities",
+    )

@@ -22,7 +22,7 @@ from bertviz_core.runs import PRETRAINING
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui import training_run
-from bertviz_ui.jobs import current, forget, store, submit, visitor
+from bertviz_ui.jobs import store, submit, visitor
 from bertviz_ui.start_from import stored_checkpoints
 
 KIND = "pretrain"
@@ -71,7 +71,7 @@ def section(dataset: Dataset, source: str, config: ModelConfig, val_share: float
         f"masked-word and next-sentence heads) and needs about {need.total_mb:,} MB of the {budget:,} MB allowed."
     )
     if training_run.running(KIND):
-        training_run.live_panel(epochs, kind=KIND)
+        training_run.live_panel(kind=KIND)
     elif st.button("Pretrain", icon=":material/school:", key="pretrain_start"):
         _start(texts, source, config, settings)
         st.rerun()
@@ -103,15 +103,8 @@ def _start(texts: list[str], source: str, config: ModelConfig, settings: TrainSe
 
 
 def _collect() -> None:
-    job = current(KIND)
-    if job is None or not job.snapshot().is_over:
-        return
-    snapshot = job.snapshot()
-    forget(KIND, job)
-    if snapshot.state != DONE:
-        st.session_state[_NOTICE] = snapshot.error or "The pretraining was stopped."
-    else:
-        st.session_state.pop(_NOTICE, None)
+    snapshot = training_run.collect(KIND, _NOTICE)
+    if snapshot is not None and snapshot.state == DONE:
         st.session_state.pop("train_checkpoint_choice", None)  # offer the new checkpoint first
 
 

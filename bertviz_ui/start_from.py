@@ -20,12 +20,12 @@ from bertviz_core.model.checkpoint import MAX_CHECKPOINT_MB, CheckpointFiles, op
 from bertviz_core.runs import CHECKPOINT as CHECKPOINT_RUN
 from bertviz_core.runs import PRETRAINING, StoredRun
 from bertviz_core.text import escape_markdown as md
+from bertviz_core.train_state import SCRATCH, TrainState
 from bertviz_ui.jobs import store, visitor
 from bertviz_ui.session import remembered
-from bertviz_ui.training_inputs import model_boxes, model_key, setting_key
+from bertviz_ui.train_inputs import START_KEY, STARTS, model_boxes, model_key, setting_key
 from bertviz_ui.training_run import finished_at
 
-SCRATCH, CHECKPOINT = "A new model (from scratch)", "A pretrained checkpoint"
 # Kinds of stored runs that hold a checkpoint in Google's layout.
 CHECKPOINT_KINDS = (CHECKPOINT_RUN, PRETRAINING)
 _GENERATION = "train_checkpoint_upload_generation"
@@ -68,12 +68,12 @@ def stored_checkpoints() -> list[StoredRun]:
     return [run for run in store().runs(visitor()) if run.kind in CHECKPOINT_KINDS]
 
 
-def start_section() -> Start | None:
+def start_section(state: TrainState) -> Start | None:
     """The choice, then the model boxes or a checkpoint with its fixed size; None until usable."""
-    choice = st.radio("Start from", (SCRATCH, CHECKPOINT), key="train_start_from", horizontal=True,
-                      persist_state="session", on_change=_suggest_rate)  # fmt: skip
-    if choice == SCRATCH:
-        config = model_boxes()
+    st.radio("Start from", tuple(STARTS), format_func=STARTS.get, key=START_KEY, horizontal=True,
+             persist_state="session", on_change=_suggest_rate)  # fmt: skip
+    if state.start == SCRATCH:
+        config = model_boxes(state)
         return None if config is None else Start(config)
     files = _checkpoint()
     if files is None:
@@ -104,7 +104,7 @@ def start_section() -> Start | None:
 
 def _suggest_rate() -> None:
     """Back to a new model: its learning rate again (a checkpoint's is set when one is chosen)."""
-    if st.session_state.get("train_start_from") == SCRATCH:
+    if st.session_state.get(START_KEY) == SCRATCH:
         st.session_state[setting_key("learning_rate")] = NEW_MODEL_RATE
         st.session_state.pop(_RATE_FOR, None)
 

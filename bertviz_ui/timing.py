@@ -2,8 +2,8 @@
 
 The rate is a short job in a worker process (``jobs.tasks.measure_rate``, about 1.5 s of products
 after TensorFlow's import there), started by the first page that needs it and shared by every
-session. A page never waits for it: until it is known the section says so, and a fragment reruns
-the page when the figure arrives. The arithmetic is ``bertviz_core.timing``'s.
+session. A page never waits for it: until it is known the section says so, and the page follows
+the measurement (``jobs.follow``) and shows the figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE, Job
 from bertviz_core.jobs.requests import machine_rate_request
 from bertviz_core.settings import TrainSettings
-from bertviz_core.text import escape_markdown
+from bertviz_core.text import escape_markdown, format_duration
 from bertviz_core.timing import predict_epoch_seconds, steady_epoch_seconds
-from bertviz_ui.jobs import pool
+from bertviz_ui.jobs import follow, pool
 
 RETRY_SECONDS = 120.0  # after a failed measurement, the next try waits this long
 WAIT_SECONDS = 1.0  # how often a waiting page looks again
@@ -66,9 +66,10 @@ class _MachineRate:
                 self._failed(snapshot.error or "the measurement was stopped")
             return self.rate
 
-    def measuring(self) -> bool:
+    def job(self) -> Job | None:
+        """The measurement under way, if any."""
         with self._lock:
-            return self._job is not None
+            return self._job
 
     def _failed(self, error: str) -> None:
         self.error, self._failed_at = error.rstrip("."), time.monotonic()
@@ -79,46 +80,23 @@ def _machine_rate() -> _MachineRate:
     return _MachineRate()
 
 
-def machine_rate(start: bool = True, follow: bool = False) -> float | None:
+def machine_rate(start: bool = True) -> float | None:
     """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
-    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn).
-
-    ``follow``: while it is measured, a fragment looks every second and reruns the page when the
-    figure arrives. Only where the visitor asked for it: a rerun nobody asked for can swallow a click
-    or a number being typed (browser tests lost a Train click that way), so elsewhere the figure
-    appears with the visitor's next change."""
+    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn). While it
+    is measured the page follows the measurement (``jobs.follow``) and shows the figure it waited
+    for by itself."""
     holder = _machine_rate()
     rate = holder.get(start)
     if rate is None:
-        if holder.measuring() and follow:
-            st.fragment(_waiting, run_every=WAIT_SECONDS)()
-        elif holder.measuring():
-            st.caption(":material/timer: " + MEASURING + " The prediction appears with your next change.")
+        job = holder.job()
+        if job is not None:
+            follow(job, lambda snapshot: st.caption(":material/timer: " + MEASURING), every=WAIT_SECONDS)
         elif holder.error:
             st.caption(
                 f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
                 f"the prediction will try again in {RETRY_SECONDS / 60:.0f} minutes."
             )
     return rate
-
-
-def _waiting() -> None:
-    if not _machine_rate().measuring():
-        st.rerun()  # the whole page, which now shows the prediction
-    st.caption(":material/timer: " + MEASURING)
-
-
-def duration(seconds: float) -> str:
-    """Seconds as a person reads them: 0.8 s, 42 s, 12 min, 3.5 h, 9 days."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:,.0f} days"
 
 
 def training_time_section(config: ModelConfig, batch_size: int) -> None:
@@ -131,9 +109,9 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
     # TensorFlow beside the first render took it from 6.8 s to 10.5 s (the training page, which warms
     # a worker anyway, starts the measurement by itself).
     asked = st.session_state.get("explorer_timing_asked", False)
-    rate = machine_rate(start=asked, follow=asked)
+    rate = machine_rate(start=asked)
     if rate is None:
-        if not _machine_rate().measuring() and not _machine_rate().error:
+        if _machine_rate().job() is None and not _machine_rate().error:
             right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",
                          on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
                          help="A second or two of matrix products in a worker process, once per server; "
@@ -142,7 +120,7 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
     prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)
     right.metric(
         "Predicted time per epoch",
-        duration(prediction.seconds),
+        format_duration(prediction.seconds),
         help=f"{prediction.seconds:,.2f} s: training this encoder with a two-class head on {int(texts):,} texts "
         f"of {config.seq_len:,} tokens, batch {batch_size:,}, once warm (the first epoch also traces the "
         "training step and takes longer).",
@@ -169,7 +147,7 @@ def training_prediction(config: ModelConfig, classes: int, settings: TrainSettin
         return
     prediction = predict_epoch_seconds(config, classes, settings.batch_size, sizes[0], rate, sizes[1])
     st.caption(
-        f":material/timer: Predicted on this machine: about **{duration(prediction.seconds)} per epoch** "
+        f":material/timer: Predicted on this machine: about **{format_duration(prediction.seconds)} per epoch** "
         f"({sizes[0]:,} training texts in batches of {settings.batch_size:,}, then {sizes[1]:,} validation "
         f"texts); the first epoch also traces the training step and takes longer. "
         + escape_markdown(prediction.explanation())
@@ -188,8 +166,8 @@ def measured_against_predicted(config: ModelConfig, classes: int, settings: dict
     steady = steady_epoch_seconds(history)
     if steady is None:
         st.caption(
-            f":material/timer: Predicted {duration(predicted)} per epoch; only the first epoch ran "
-            f"({duration(float(history[0]['seconds']))}, which also traces the training step), so there is "
+            f":material/timer: Predicted {format_duration(predicted)} per epoch; only the first epoch ran "
+            f"({format_duration(float(history[0]['seconds']))}, which also traces the training step), so there is "
             "no warm epoch to compare with."
         )
         return
@@ -197,7 +175,7 @@ def measured_against_predicted(config: ModelConfig, classes: int, settings: dict
     which = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}, median"
     ratio = predicted / measured if measured > 0 else math.inf
     st.caption(
-        f":material/timer: Measured {duration(measured)} per epoch ({which}; the first, "
-        f"{duration(float(history[0]['seconds']))}, also traced the training step) against "
-        f"{duration(predicted)} predicted: predicted / measured = {ratio:.2f}."
+        f":material/timer: Measured {format_duration(measured)} per epoch ({which}; the first, "
+        f"{format_duration(float(history[0]['seconds']))}, also traced the training step) against "
+        f"{format_duration(predicted)} predicted: predicted / measured = {ratio:.2f}."
     )

@@ -38,8 +38,8 @@ from bertviz_core.model.checkpoint import MAX_CHECKPOINT_MB
 from tests.helpers import budget_as_on_a_server, finished_run_folder, result_zip, train_on_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TRAIN_PAGE = str(REPO_ROOT / "pages" / "train.py")
-EXPLORER_PAGE = str(REPO_ROOT / "pages" / "explorer.py")
+TRAIN_PAGE = str(REPO_ROOT / "app_pages" / "train.py")
+EXPLORER_PAGE = str(REPO_ROOT / "app_pages" / "explorer.py")
 
 
 def _sources(folder: str, least: int) -> list[Path]:
@@ -52,7 +52,7 @@ def _sources(folder: str, least: int) -> list[Path]:
 
 
 # Every scan below covers these: the app's entry point, its pages, the UI package and the core.
-PAGE_SOURCES = [REPO_ROOT / "app.py", *_sources("pages", 2), *_sources("bertviz_ui", 5)]
+PAGE_SOURCES = [REPO_ROOT / "app.py", *_sources("app_pages", 2), *_sources("bertviz_ui", 5)]
 APP_SOURCES = sorted([*PAGE_SOURCES, *_sources("bertviz_core", 30)])
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

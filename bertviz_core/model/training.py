@@ -337,6 +337,7 @@ def train_classifier(
         **evaluate(val_labels, probabilities.argmax(axis=1), class_names, train_labels),
         "tfidf_baseline": tfidf["tfidf_baseline"],
         "tfidf_macro_f1": tfidf["tfidf_macro_f1"],
+        "tfidf_predictions": tfidf["tfidf_predictions"],
         "history": progress.history,
         "best_epoch": progress.best_epoch,
         "best_val_loss": progress.best_val_loss,

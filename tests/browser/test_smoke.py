@@ -21,13 +21,11 @@ def test_root_url_renders_without_exception(page, wait_for_run, screenshot_dir):
 def test_deep_link_to_the_training_page_on_a_cold_server_uses_the_apps_navigation(
     fresh_app_page, wait_for_run
 ):
-    # No session has run app.py on this server yet: Streamlit would treat pages/ as an old-style
-    # page folder and run pages/train.py alone, without app.py's navigation (pages/__init__.py).
+    # No session has run app.py on this server yet: the page files are not in a pages/ folder, so
+    # Streamlit has no old-style page list of its own to run instead of app.py's navigation.
     page = fresh_app_page
     page.goto("/train")
     wait_for_run(page)
-    # The first run switches the server to app.py's navigation and runs again: wait for the
-    # navigation that run draws (the first run's old-style page list may show for a moment).
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll("[data-testid='stSidebarNav'] a"))
              .some(link => link.innerText.includes("Model size explorer"))""",

@@ -122,7 +122,7 @@ def test_the_command_line_pretrains_with_the_pages_defaults_and_a_constant_rate(
     from bertviz_core.cli import build_parser
 
     args = build_parser().parse_args(["pretrain", "texts.csv", "--out", "checkpoint"])
-    page = AppTest.from_file(str(repo_root / "pages" / "train.py"), default_timeout=60).run()
+    page = AppTest.from_file(str(repo_root / "app_pages" / "train.py"), default_timeout=60).run()
     assert not page.exception
     assert args.epochs == page.number_input(key="pretrain_epochs").value == 5
     assert args.learning_rate == page.select_slider(key="pretrain_learning_rate").value == 5e-4

@@ -14,7 +14,7 @@ from bertviz_core.arithmetic.compare import compare
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "explorer.py")
 TIMEOUT = 30
 NOTEBOOK = ModelConfig(vocab=1000, seq_len=36, embed_dim=6, heads=1)
 NOTEBOOK_LINK = {"vocab": "1000", "seq_len": "36", "embed_dim": "6", "heads": "1"}

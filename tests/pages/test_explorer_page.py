@@ -1,6 +1,6 @@
 """The explorer page, run headless with Streamlit's AppTest: links, controls, presets, errors.
 
-Most tests run ``pages/explorer.py`` directly (the page does not need the entry point); the smoke
+Most tests run ``app_pages/explorer.py`` directly (the page does not need the entry point); the smoke
 test and the TensorFlow check go through ``app.py`` like a visitor does.
 """
 
@@ -26,7 +26,7 @@ from bertviz_core.data.export import to_safe_csv
 from bertviz_core.fields import MODEL_FIELD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(REPO_ROOT / "pages" / "explorer.py")
+PAGE = str(REPO_ROOT / "app_pages" / "explorer.py")
 ENTRY_POINT = str(REPO_ROOT / "app.py")
 TIMEOUT = 30
 DEFAULT_TOTAL = f"{total_params(ModelConfig()):,}"  # 110,106,428: `python -m bertviz_core size`

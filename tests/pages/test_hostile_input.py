@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 from bertviz_core.arithmetic.params import total_params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXPLORER = str(REPO_ROOT / "pages" / "explorer.py")
-TRAINER = str(REPO_ROOT / "pages" / "train.py")
+EXPLORER = str(REPO_ROOT / "app_pages" / "explorer.py")
+TRAINER = str(REPO_ROOT / "app_pages" / "train.py")
 
 
 # --- the explorer page ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ BATCH = 16
 
 
 def explorer_figure(config: ModelConfig, batch: int) -> str:
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "explorer.py"), default_timeout=TIMEOUT_S)
+    app = AppTest.from_file(str(REPO_ROOT / "app_pages" / "explorer.py"), default_timeout=TIMEOUT_S)
     app.query_params.update(config.to_query_params())
     app.run()
     app.select_slider(key="explorer_batch_size").set_value(batch).run()
@@ -34,7 +34,7 @@ def explorer_figure(config: ModelConfig, batch: int) -> str:
 
 
 def train_page(config: ModelConfig) -> AppTest:
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "train.py"), default_timeout=TIMEOUT_S)
+    app = AppTest.from_file(str(REPO_ROOT / "app_pages" / "train.py"), default_timeout=TIMEOUT_S)
     app.session_state["shared_model"] = SharedModel(config, "explorer")
     app.run()
     assert not app.exception

@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import stratified_split
 from bertviz_core.settings import TrainSettings
+from bertviz_core.text import format_duration as duration
 from bertviz_core.timing import predict_epoch_seconds
-from bertviz_ui.timing import duration
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -55,7 +55,7 @@ def test_explorer_shows_the_predicted_epoch_time() -> None:
     # A server that has not measured yet (AppTest's pages share one process-wide cache, and an earlier
     # training page may have measured or be measuring): the explorer measures only on request.
     _machine_rate.clear()
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "explorer.py"), default_timeout=60)
+    app = AppTest.from_file(str(REPO_ROOT / "app_pages" / "explorer.py"), default_timeout=60)
     app.query_params.update({"vocab": "5000", "seq_len": "64", "pos_num": "64", "embed_dim": "128",
                              "heads": "2", "layers": "2", "ff_dim": "512"})  # fmt: skip
     app.run()
@@ -83,7 +83,7 @@ def test_explorer_shows_the_predicted_epoch_time() -> None:
 
 
 def test_training_page_shows_the_prediction_before_train() -> None:
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "train.py"), default_timeout=120)
+    app = AppTest.from_file(str(REPO_ROOT / "app_pages" / "train.py"), default_timeout=120)
     app.run()
     assert not app.exception, [element.value for element in app.exception]
 
@@ -119,7 +119,7 @@ def test_training_page_shows_the_prediction_before_train() -> None:
 def test_training_page_compares_the_measured_epochs_with_the_prediction() -> None:
     from tests.helpers import train_on_page
 
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "train.py"), default_timeout=120)
+    app = AppTest.from_file(str(REPO_ROOT / "app_pages" / "train.py"), default_timeout=120)
     app.run()
     for key, value in (("train_model_embed_dim", 32), ("train_model_ff_dim", 64), ("train_model_layers", 1),
                        ("train_model_seq_len", 32), ("train_epochs", 3)):  # fmt: skip

@@ -12,7 +12,7 @@ from bertviz_core.arithmetic import tour
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "explorer.py")
 TIMEOUT = 30
 
 

@@ -43,7 +43,7 @@ GOOD_CSV = (
 
 @pytest.fixture
 def page(repo_root) -> AppTest:
-    app = AppTest.from_file(str(repo_root / "pages" / "train.py"), default_timeout=TIMEOUT_S)
+    app = AppTest.from_file(str(repo_root / "app_pages" / "train.py"), default_timeout=TIMEOUT_S)
     app.run()
     assert not app.exception
     return app
@@ -194,7 +194,7 @@ def test_when_a_tenth_of_the_texts_are_cut_a_longer_sequence_is_offered_in_one_c
 
 
 def test_no_longer_sequence_is_offered_when_it_would_not_fit_in_memory(page, monkeypatch):
-    import bertviz_core.budget as memory
+    import bertviz_ui.train_model as memory
     from bertviz_core.errors import MemoryGuardError
 
     real = memory.check_training_fits
@@ -272,9 +272,10 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     assert 45 <= baseline <= 55  # the reviews sample is nearly balanced
     assert page.success or page.warning  # the verdict against the baseline, either way
     specs = chart_specs(page)
-    (confusion,) = [spec for spec in specs if spec["data"][0]["type"] == "heatmap"]
-    assert confusion["data"][0]["x"] == ["negative", "positive"]
-    assert sum(map(sum, confusion["data"][0]["z"])) == 320  # 20 % of 1,600 rows
+    assert not [spec for spec in specs if spec["data"][0]["type"] == "heatmap"]  # one confusion matrix: the table
+    (confusion,) = [frame.value for frame in page.dataframe if frame.value.index.name == "true class"]
+    assert list(confusion.columns) == list(confusion.index) == ["negative", "positive"]
+    assert int(confusion.to_numpy().sum()) == 320  # 20 % of 1,600 rows
     curves = next(spec for spec in specs if spec["layout"].get("annotations", [{}])[0].get("text") == "Loss")
     assert curves["data"][0]["x"] == [1, 2]
     assert [button.label for button in page.get("download_button")] == [
@@ -347,15 +348,15 @@ def look_inside_the_trained_model(page: AppTest) -> None:
 def test_settings_survive_a_visit_to_the_explorer(repo_root):
     app = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT_S)
     app.run()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     assert not app.exception
     app.number_input(key="train_epochs").set_value(3)
     app.selectbox(key="train_sample").set_value("headlines")
     app.run()
 
-    app.switch_page("pages/explorer.py").run()
+    app.switch_page("app_pages/explorer.py").run()
     assert not app.exception
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
 
     assert not app.exception
     assert app.number_input(key="train_epochs").value == 3
@@ -388,7 +389,7 @@ def test_the_pages_process_never_imports_tensorflow_through_training_and_predict
     """The web server's process stays free of TensorFlow's 600 MB: training, prediction and looking
     inside the model run in worker processes. A fresh interpreter, since this test process imports TensorFlow elsewhere."""
     finished = subprocess.run(
-        [sys.executable, "-c", PAGE_PROCESS_PROBE, str(repo_root / "pages" / "train.py")],
+        [sys.executable, "-c", PAGE_PROCESS_PROBE, str(repo_root / "app_pages" / "train.py")],
         cwd=repo_root, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-3000:]
@@ -423,8 +424,8 @@ def test_the_page_and_the_command_line_train_on_the_same_rows_of_a_large_file(pa
     import argparse
 
     from bertviz_core.cli.train import _read_rows
-    from bertviz_core.data import rows as rows_module
     from bertviz_core.data.limits import MAX_ROWS
+    from bertviz_ui import train_data as rows_module
 
     lines = [
         f"text number {index} about {'tea' if index % 3 else 'coffee'},{'tea' if index % 3 else 'coffee'}"
@@ -461,7 +462,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
 
     small = ModelConfig(vocab=64, seq_len=64, pos_num=64, embed_dim=16, heads=2, layers=1, ff_dim=32)
     payload = zipped(write_google_checkpoint(tmp_path / "uncased_L-1_H-16_A-2", small))
-    page.radio(key="train_start_from").set_value("A pretrained checkpoint").run()
+    page.radio(key="train_start_from").set_value("checkpoint").run()
     assert any("github.com/google-research/bert" in info.value for info in page.info), [
         i.value for i in page.info
     ]
@@ -486,7 +487,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert saved.metrics["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2"}
     assert saved.vocabulary.word_pieces and len(saved.vocabulary) == 64
 
-    page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
+    page.radio(key="train_start_from").set_value("scratch").run()
     assert page.select_slider(key="train_learning_rate").value == TRAINING_FIELD["learning_rate"].default
     make_tiny(page)
     train_on_page(page)
@@ -496,16 +497,16 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert {"new model", "uncased_L-1_H-16_A-2"} <= set(table["start"])
     compared = chart_titled_subplots(page, "Validation accuracy")
     names = {trace["name"] for trace in compared["data"]}
-    assert len(names) == 2 and any("uncased" in name for name in names)  # the two newest runs
+    assert len(names) == len(table) and any("uncased" in name for name in names)  # every run, by default
 
 
 def test_a_broken_checkpoint_zip_is_refused_in_one_sentence_and_the_page_keeps_working(page):
-    page.radio(key="train_start_from").set_value("A pretrained checkpoint").run()
+    page.radio(key="train_start_from").set_value("checkpoint").run()
     page.file_uploader[-1].set_value(("evil.zip", _zip({"../../x.txt": b"1"}), "application/zip")).run()
     assert not page.exception
     errors = [element.value for element in page.error]
     assert len(errors) == 1 and "outside a checkpoint folder" in errors[0]
-    page.radio(key="train_start_from").set_value("A new model (from scratch)").run()
+    page.radio(key="train_start_from").set_value("scratch").run()
     assert not page.exception and any(button.key == "train_start" for button in page.button)
 
 

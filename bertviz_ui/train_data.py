@@ -1,7 +1,9 @@
-"""Where the training page's data comes from: a shipped sample or an upload, read once per file.
+"""The training page's data: a shipped sample or an upload, read once per file, and its two columns.
 
 ``choose_table`` returns the table a visitor picked, keyed by an id (the sample's name or the
 upload's file id); the reading (or its refusal) is kept in the session, so reruns do not read again.
+``data_section`` then shows the file's notes, the columns to use, a preview, and the rows training
+will use.
 What a session keeps of an upload is its table (at most ``MAX_UPLOAD_MB`` of cells, stored as
 compact strings) and, on the page, the training rows prepared from it (at most ``MAX_ROWS``).
 """
@@ -11,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
+from bertviz_core.charts import training as charts
+from bertviz_core.data.columns import guess_columns
 from bertviz_core.data.limits import MAX_UPLOAD_MB
+from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.samples import list_samples, load_sample
 from bertviz_core.data.table import Table, read_csv_bytes
-from bertviz_core.errors import DataError
+from bertviz_core.errors import DataError, UserError
 from bertviz_core.text import escape_markdown
+from bertviz_core.train_state import TrainState
+
+PREVIEW_ROWS = 20
 
 SAMPLE, UPLOAD = "A sample data set", "My CSV file"
 UPLOADER_KEY = "train_upload"  # plus a generation number: each read file gets a fresh uploader
@@ -99,3 +108,38 @@ def _read(table_id: str, source: str, read: Callable[[], Table]) -> ChosenTable 
         st.error(escape_markdown(problem))
         return None
     return ChosenTable(table_id, source, table)
+
+
+def data_section(chosen: ChosenTable, state: TrainState) -> TrainingRows | None:
+    """Notes from reading, the two columns, a preview, then the rows training will use."""
+    frame = chosen.table.frame
+    for note in chosen.table.notes:
+        st.caption(":material/info: " + escape_markdown(note))
+    try:
+        guessed_text, guessed_label = guess_columns(frame)
+    except UserError as error:
+        st.error(escape_markdown(error))
+        return None
+    columns = [str(column) for column in frame.columns]
+    # Keys carry the table's id: a new file starts from fresh guesses, not the last file's choice.
+    left, right = st.columns(2)
+    text_column = left.selectbox("Text column", columns, index=columns.index(guessed_text),
+                                 key=f"train_text_col_{chosen.table_id}", persist_state="session")  # fmt: skip
+    label_column = right.selectbox("Label column", columns, index=columns.index(guessed_label),
+                                   key=f"train_label_col_{chosen.table_id}", persist_state="session")  # fmt: skip
+    st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, height=min(400, 38 + 35 * PREVIEW_ROWS))
+    try:
+        rows = training_rows(chosen.table, text_column, label_column, seed=state.seed)
+    except UserError as error:
+        st.caption(f"{len(frame):,} rows, {frame.shape[1]} columns.")
+        st.error(escape_markdown(error))
+        return None
+    dataset = rows.dataset
+    for note in dataset.notes:
+        st.caption(":material/info: " + escape_markdown(note))
+    st.caption(
+        f"{len(frame):,} rows read; {len(dataset.texts):,} used, in {len(dataset.class_names)} classes."
+    )
+    counts = np.bincount(dataset.label_ids, minlength=len(dataset.class_names))
+    st.plotly_chart(charts.class_balance_chart(dataset.class_names, counts.tolist()), key="train_balance")
+    return rows

@@ -13,36 +13,26 @@ from urllib.parse import urlencode, urlsplit
 import pandas as pd
 import streamlit as st
 
-from bertviz_core.arithmetic import costs, explain, growth, presets
+from bertviz_core.arithmetic import explain, growth, presets
 from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import (
     arithmetic_table,
     block_totals,
     layer_rows,
-    summary_table,
     total_params,
 )
-from bertviz_core.arithmetic.training_memory import (
-    MACHINE_FORMULA,
-    estimated_build_mb,
-    explorer_training_memory,
-)
-from bertviz_core.budget import check_build_fits
 from bertviz_core.charts import explorer as charts
 from bertviz_core.data.export import to_safe_csv
-from bertviz_core.errors import MemoryGuardError, UserError
-from bertviz_core.text import escape_markdown, format_bytes, format_count, format_flops, format_short_count
+from bertviz_core.text import escape_markdown
 from bertviz_ui.compare import comparison_section, pin_bar
 from bertviz_ui.controls import change, model_controls
-from bertviz_ui.figures import Figure, figure_row, layer_table_columns
-from bertviz_ui.navigation import enter_through_app
-from bertviz_ui.real_model import real_report, recently_built
+from bertviz_ui.figures import layer_table_columns
+from bertviz_ui.headline import headline
+from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
 from bertviz_ui.timing import training_time_section
 from bertviz_ui.tour import notebook_tour
-
-enter_through_app()
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # The new figures paint before the charts redraw. Chromium runs Plotly's redraw of a changed chart
@@ -54,14 +44,6 @@ BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # 1.58x with 30 ms, 1.34-1.55x with 60 ms before the charts, 1.27-1.28x with 100 ms.
 FIGURES_FIRST_SECONDS = 0.1
 CHART_TABS = ["Per layer", "Per component", "Per block", "Growth", "Sequence length"]
-FORMULA_TITLES = {
-    "params": "Parameters",
-    "weights": "Weights",
-    "training_state": "Training state (Adam)",
-    "activations": "Activations",
-    "forward_flops": "Forward FLOPs per sequence",
-    "training_flops": "Training FLOPs per sequence",
-}
 
 
 # Arithmetic is cheap, but a rerun on every slider move adds up; ModelConfig is hashable.
@@ -125,53 +107,6 @@ def notes(state) -> None:
                          on_click=lambda: change(explorer_state().with_positions_raised()))  # fmt: skip
 
 
-def headline(config: ModelConfig, batch: int) -> None:
-    params, memory, work = total_params(config), costs.memory(config, batch_size=batch), costs.compute(config)
-    # The training figure is the training page's own: this model fine-tuned as a 2-class classifier.
-    training = explorer_training_memory(config, batch)
-    # A row that wraps instead of five fixed columns: at 1024 px five columns cut every figure
-    # ("110,106…"); here each figure is as wide as it needs and moves to the next line when needed.
-    figures = (
-        ("Parameters", format_count(params), "model.count_params() of the real model",
-         f"≈ {format_short_count(params)} · {'bare encoder' if config.encoder_only else 'with MLM + NSP heads'}"),
-        ("Weights", format_bytes(memory.weights_bytes["fp32"]), "fp32, 4 bytes each",
-         f"fp32 · fp16 {format_bytes(memory.weights_bytes['fp16'])} · int8 {format_bytes(memory.weights_bytes['int8'])}"),
-        ("Training memory", f"{training.total_mb:,} MB",
-         "Peak memory of a process training this model as the training page does: its encoder (MLM and NSP "
-         "heads left out, positions = sequence length) with a 2-class softmax on the tokens' average, Adam in fp32. "
-         "Calibrated on real training runs on this kind of machine (within 15 %).",
-         f"as a classifier, batch {batch:,}: theory {training.theory_mb:,} MB + this machine {training.machine_mb:,} MB"),
-        ("Forward FLOPs", format_flops(work.forward, short=True), f"{work.forward:,} FLOPs",
-         f"per sequence of {config.seq_len:,} tokens"),
-        ("Training FLOPs", format_flops(work.training, short=True), f"{work.training:,} FLOPs",
-         "per sequence: forward + backward ≈ 3 × forward"),
-    )  # fmt: skip
-    figure_row([Figure(*figure) for figure in figures], key="explorer_headline")
-    with st.expander("The formulas behind these figures"):
-        st.caption(explain.notation(config, batch))
-        state = training.weights + training.gradients + training.adam_moments
-        results = {
-            "params": f"{params:,} parameters",
-            "weights": f"{memory.weights_bytes['fp32']:,} bytes in fp32",
-            "training_state": f"{state:,} bytes for the {training.parameters:,} parameters trained",
-            "activations": f"{training.activations:,} bytes for batch {batch:,} (the encoder's)",
-            "forward_flops": f"{work.forward:,} FLOPs",
-            "training_flops": f"{work.training:,} FLOPs",
-        }
-        for key, formula in costs.FORMULAS.items():
-            st.markdown(f"**{FORMULA_TITLES[key]}**: {escape_markdown(formula)} = **{results[key]}**")
-        st.markdown(
-            f"**What this machine adds**: {escape_markdown(MACHINE_FORMULA)} = **{training.machine_mb:,} MB**; "
-            f"training memory = theory {training.theory_mb:,} MB + {training.machine_mb:,} MB = "
-            f"**{training.total_mb:,} MB**"
-        )
-        st.caption(
-            "A multiply-add counts as 2 FLOPs and only matrix products are counted; memory counts "
-            "fp32 activations kept for the backward pass. Training memory is for the model the training "
-            "page trains from this one (the encoder and a 2-class head); MB are MiB."
-        )
-
-
 def chart_tabs(config: ModelConfig) -> None:
     tabs = st.tabs(CHART_TABS, key="explorer_chart_tab", on_change="rerun")
     rows = [row.as_dict() for row in layer_rows(config)]
@@ -206,45 +141,6 @@ def layer_table_section(config: ModelConfig) -> None:
     st.dataframe(frame, hide_index=True, height=320, **layer_table_columns(frame.columns))
     st.caption(f"{len(frame):,} layers · total {total_params(config):,} parameters")
     real_model_section(config)
-
-
-def real_model_section(config: ModelConfig) -> None:
-    key = config.to_json()
-    try:
-        check_build_fits(config, beside_server=True)
-    except MemoryGuardError as refusal:
-        st.info(str(refusal))
-        return
-    requested = st.session_state.setdefault("explorer_real_requested", [])
-    if key not in requested and key not in recently_built():
-        left, right = st.columns([2, 3], vertical_alignment="center")
-        left.button("Build the real model and compare", on_click=requested.append, args=(key,),
-                    key="explorer_build_real", icon=":material/construction:")  # fmt: skip
-        right.caption(
-            f"Runs keras-bert's get_model in a worker process (about {estimated_build_mb(config):,} MB, "
-            "a few seconds) and reads model.summary()'s columns back; moving a control never builds anything."
-        )
-        return
-    try:
-        verdict = real_report(key).get("verify", {})
-    except UserError as failure:
-        st.info(str(failure))
-        if key in requested:
-            requested.remove(key)
-        return
-    recently_built().add(key)
-    if verdict.get("matches"):
-        st.success(
-            f"The real keras-bert model matches the arithmetic exactly: {len(verdict['real_layers']):,} layers, "
-            f"{verdict['real_total_params']:,} parameters, built in {verdict['build_seconds']:.1f} s."
-        )
-    else:
-        st.warning("The real keras-bert model differs from the arithmetic:")
-        for difference in verdict.get("differences", []):
-            st.text(difference)
-    with st.expander("The real model's table (from the built model)"):
-        real = pd.DataFrame(summary_table(verdict.get("real_layers", [])))
-        st.dataframe(real, hide_index=True, height=320, **layer_table_columns(real.columns))
 
 
 def explanations(config: ModelConfig) -> None:
