@@ -10,7 +10,9 @@ st.set_page_config(page_title="BERT size explorer", page_icon=":material/memory:
 
 navigation = st.navigation(
     [
-        st.Page("app_pages/explorer.py", title="Model size explorer", icon=":material/straighten:", default=True),
+        st.Page(
+            "app_pages/explorer.py", title="Model size explorer", icon=":material/straighten:", default=True
+        ),
         st.Page("app_pages/train.py", title="Train a classifier", icon=":material/model_training:"),
     ]
 )

@@ -272,7 +272,9 @@ def test_training_shows_results_and_prediction_gives_probabilities(page):
     assert 45 <= baseline <= 55  # the reviews sample is nearly balanced
     assert page.success or page.warning  # the verdict against the baseline, either way
     specs = chart_specs(page)
-    assert not [spec for spec in specs if spec["data"][0]["type"] == "heatmap"]  # one confusion matrix: the table
+    assert not [
+        spec for spec in specs if spec["data"][0]["type"] == "heatmap"
+    ]  # one confusion matrix: the table
     (confusion,) = [frame.value for frame in page.dataframe if frame.value.index.name == "true class"]
     assert list(confusion.columns) == list(confusion.index) == ["negative", "positive"]
     assert int(confusion.to_numpy().sum()) == 320  # 20 % of 1,600 rows
