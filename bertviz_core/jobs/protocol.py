@@ -22,6 +22,7 @@ FINISHED = frozenset({DONE, FAILED, STOPPED})
 # The kinds of work a worker knows (``tasks.TASKS``).
 TRAIN, BUILD, PREDICT, EXPLAIN, PROBE = "train", "build", "predict", "explain", "probe"
 PRETRAIN = "pretrain"  # masked words and next sentences on a data set's texts (model.pretraining)
+CONVERT = "convert"  # a stored start written in Google's or Hugging Face's layout (model.checkpoint)
 
 
 @dataclass(frozen=True)

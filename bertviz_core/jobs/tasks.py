@@ -162,6 +162,21 @@ def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:
     return {**result.summary(), "folder": str(folder)}
 
 
+def convert(inputs: dict[str, Any], progress: Progress) -> dict:
+    """Write the start stored in ``inputs["start"]`` (``{"folder", "name"}``) into ``inputs["folder"]`` in
+    the layout ``inputs["to"]`` (``checkpoint.GOOGLE`` or ``HUGGING_FACE``). Result: the folder and its files."""
+    from bertviz_core.model.checkpoint import convert_checkpoint, read_checkpoint
+
+    files = read_checkpoint(inputs["start"]["folder"], inputs["start"]["name"])
+    progress.emit({"type": "stage", "text": f"Writing {files.name} in the {inputs['to']} layout..."})
+    folder = convert_checkpoint(files, inputs["folder"], inputs["to"])
+    return {
+        "folder": str(folder),
+        "files": sorted(path.name for path in folder.iterdir()),
+        "to": inputs["to"],
+    }
+
+
 def build(inputs: dict[str, Any], progress: Progress) -> dict:
     """Build keras-bert's model for ``inputs["config"]`` and compare it with the arithmetic
     (``size --verify --json``'s object)."""
@@ -257,6 +272,7 @@ def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
 TASKS = {
     "train": train,
     "pretrain": pretrain,
+    "convert": convert,
     "build": build,
     "predict": predict,
     "explain": explain,
