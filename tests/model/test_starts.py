@@ -336,3 +336,40 @@ def test_download_progress_counts_each_files_furthest_bar_within_the_whole():
 )  # fmt: skip
 def test_what_reads_as_a_model_id(text, expected):
     assert hub.looks_like_model_id(text) is expected
+
+
+def test_old_layer_norm_names_and_pretraining_heads_map_onto_googles_names(tmp_path):
+    """transformers before 2019 saved LayerNorm.gamma/beta; BertForPreTraining keeps its heads as cls.*,
+    without the bert. prefix its encoder and pooler carry."""
+    from safetensors.numpy import save_file
+
+    from bertviz_core.model.huggingface import weight_plan
+    from tests.model.huggingface_files import bert_weights
+
+    d = SMALL.embed_dim
+    weights = {
+        "bert."
+        + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+            "LayerNorm.bias", "LayerNorm.beta"
+        ): value
+        for name, value in bert_weights(SMALL, pooler=True).items()
+    }
+    heads = {"cls.predictions.transform.dense.weight": (d, d), "cls.predictions.transform.dense.bias": (d,),
+             "cls.predictions.transform.LayerNorm.weight": (d,), "cls.predictions.transform.LayerNorm.bias": (d,),
+             "cls.predictions.bias": (SMALL.vocab,), "cls.seq_relationship.weight": (2, d),
+             "cls.seq_relationship.bias": (2,)}  # fmt: skip
+    weights.update({name: np.zeros(shape, np.float32) for name, shape in heads.items()})
+    save_file(weights, str(tmp_path / "model.safetensors"))
+    plan = weight_plan(read_safetensors_header(tmp_path / "model.safetensors"), SMALL)
+    assert plan["bert.embeddings.LayerNorm.gamma"] == ("bert/embeddings/LayerNorm/gamma", False)
+    assert plan["bert.encoder.layer.1.output.LayerNorm.beta"] == (
+        "bert/encoder/layer_1/output/LayerNorm/beta",
+        False,
+    )
+    assert plan["bert.pooler.dense.weight"] == ("bert/pooler/dense/kernel", True)
+    assert plan["cls.seq_relationship.weight"] == (
+        "cls/seq_relationship/output_weights",
+        False,
+    )  # (2, d) in both
+    assert plan["cls.predictions.bias"] == ("cls/predictions/output_bias", False)
+    assert len(plan) == len(weights)  # every tensor of the file is used
