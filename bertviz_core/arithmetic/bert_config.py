@@ -29,29 +29,33 @@ KEYS = {
 
 
 def parse_bert_config(
-    raw: bytes | str | dict, seq_len: int | None = None, encoder_only: bool = True
+    raw: bytes | str | dict,
+    seq_len: int | None = None,
+    encoder_only: bool = True,
+    file_name: str = CONFIG_NAME,
 ) -> ModelConfig:
     """The model a ``bert_config.json`` describes; ``seq_len`` defaults to its position count.
 
-    Raises ConfigError with one sentence naming the key that is wrong.
+    Hugging Face's BERT ``config.json`` uses the same keys, so it reads here too (``file_name`` is
+    the name the sentences give). Raises ConfigError with one sentence naming the key that is wrong.
     """
-    values = _mapping(raw)
+    values = config_mapping(raw, file_name)
     fields: dict[str, int] = {}
     for name, key in KEYS.items():
         value = values.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(
-                f"{CONFIG_NAME} has no whole number '{key}'; give the file from the checkpoint's folder."
+                f"{file_name} has no whole number '{key}'; give the file from the checkpoint's folder."
             )
         fields[name] = value
     activation = values.get("hidden_act", "gelu")
     if activation != "gelu":
         raise ConfigError(
-            f"{CONFIG_NAME} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with 'gelu' only."
+            f"{file_name} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with 'gelu' only."
         )
     if values.get("type_vocab_size", 2) != 2:
         raise ConfigError(
-            f"{CONFIG_NAME} has {values.get('type_vocab_size')!r} segment types; keras-bert builds two."
+            f"{file_name} has {values.get('type_vocab_size')!r} segment types; keras-bert builds two."
         )
     if seq_len is None:
         seq_len = fields["pos_num"]
@@ -98,26 +102,27 @@ def checkpoint_size_note(config: ModelConfig) -> str:
     )
 
 
-def _mapping(raw: bytes | str | dict) -> dict:
+def config_mapping(raw: bytes | str | dict, file_name: str = CONFIG_NAME) -> dict:
+    """A configuration file's JSON object (size capped), or ConfigError in one sentence."""
     if isinstance(raw, dict):
         return raw
     if isinstance(raw, bytes):
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConfigError(
-                f"{CONFIG_NAME} is larger than {MAX_CONFIG_BYTES // 1024} KB; this is not a BERT configuration."
+                f"{file_name} is larger than {MAX_CONFIG_BYTES // 1024} KB; this is not a BERT configuration."
             )
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ConfigError(
-                f"{CONFIG_NAME} is not UTF-8 text; give the file from the checkpoint's folder."
+                f"{file_name} is not UTF-8 text; give the file from the checkpoint's folder."
             ) from None
     try:
         values = json.loads(raw)
     except (ValueError, RecursionError):
         raise ConfigError(
-            f"{CONFIG_NAME} is not valid JSON; give the file from the checkpoint's folder."
+            f"{file_name} is not valid JSON; give the file from the checkpoint's folder."
         ) from None
     if not isinstance(values, dict):
-        raise ConfigError(f"{CONFIG_NAME} must hold one JSON object of settings, such as 'hidden_size'.")
+        raise ConfigError(f"{file_name} must hold one JSON object of settings, such as 'hidden_size'.")
     return values

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bertviz_core.cli.size",
     "bertviz_core.cli.train",
     "bertviz_core.cli.pretrain",
+    "bertviz_core.cli.convert",
     "bertviz_core.cli.explain",
 )
 

@@ -14,13 +14,14 @@ from pathlib import Path
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
 from bertviz_core.budget import check_training_fits
 from bertviz_core.cli import add_model_options
+from bertviz_core.cli.starts import START_HELP, add_hub_cache_option, open_start
 from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
-from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint, started_from
+from bertviz_core.model.checkpoint import CheckpointFiles, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
 from bertviz_core.model.distributed import TF_CONFIG, DistributedTraining, read_tf_config
 from bertviz_core.model.training import train_classifier
@@ -48,11 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         },
         given_only=True,
     )
-    train.add_argument(
-        "--checkpoint", metavar="PATH",
-        help="start from a BERT checkpoint in Google's layout (a folder or zip with bert_config.json, "
-        "bert_model.ckpt.* and vocab.txt): the model is the checkpoint's, only --seq-len may be given",
+    start = train.add_argument_group("start from a pretrained BERT")
+    start.add_argument(
+        "--checkpoint", metavar="PATH_OR_ID",
+        help=f"{START_HELP}; the model is the checkpoint's, only --seq-len may be given (default: "
+        f"{defaults.seq_len}, or the checkpoint's positions when it knows fewer)",
     )  # fmt: skip
+    add_hub_cache_option(start)
     fit = train.add_argument_group("training")
     for field in TRAINING_FIELDS:
         fit.add_argument(
@@ -152,8 +155,9 @@ def run_train(args: argparse.Namespace) -> int:
                 "(bert_config.json); only --seq-len may change."
             )
         with tempfile.TemporaryDirectory(prefix="bertviz-checkpoint-") as folder:
-            checkpoint = open_checkpoint(args.checkpoint, folder, Path(args.checkpoint).name)
-            config = checkpoint.model_config(values["seq_len"])
+            checkpoint = open_start(args.checkpoint, folder, args.hub_cache)
+            seq_len = given["seq_len"] or checkpoint.default_seq_len(values["seq_len"])
+            config = checkpoint.model_config(seq_len)
             return _train_and_save(args, config, settings, out, checkpoint, distributed)
     config = ModelConfig(**values, pos_num=values["seq_len"], encoder_only=True)
     return _train_and_save(args, config, settings, out, None, distributed)

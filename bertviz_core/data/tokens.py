@@ -45,6 +45,10 @@ class Vocabulary:
     """
 
     tokens: tuple[str, ...]
+    # Whether texts are lower-cased (and accents stripped) before WordPiece, as the model's own
+    # tokenizer settings say (Hugging Face's ``do_lower_case`` or its normalizer's ``lowercase``);
+    # None where nothing says so (Google's layout, a vocabulary built here): then guessed, see ``cased``.
+    lowercase: bool | None = None
 
     def __post_init__(self) -> None:
         if self.tokens[: len(SPECIAL_TOKENS)] != SPECIAL_TOKENS and (
@@ -63,7 +67,10 @@ class Vocabulary:
 
     @cached_property
     def cased(self) -> bool:
-        """Whether texts keep their capitals: Google's cased vocabularies hold words like 'The'."""
+        """Whether texts keep their capitals: as ``lowercase`` says when it is known, otherwise
+        guessed from the tokens (Google's cased vocabularies hold words like 'The')."""
+        if self.lowercase is not None:
+            return not self.lowercase
         return self.word_pieces and any(
             token != token.lower()
             for token in self.tokens
@@ -86,7 +93,7 @@ class Vocabulary:
         return "".join(token + "\n" for token in self.tokens)
 
     @classmethod
-    def from_text(cls, text: str, max_size: int | None = None) -> Vocabulary:
+    def from_text(cls, text: str, max_size: int | None = None, lowercase: bool | None = None) -> Vocabulary:
         tokens = tuple(text.splitlines())
         if any(not token or token != token.strip() for token in tokens):
             raise VocabularyError("vocab.txt has an empty or padded line; save the model again.")
@@ -95,7 +102,7 @@ class Vocabulary:
                 f"vocab.txt lists {len(tokens):,} tokens but the model only has {max_size:,}; "
                 "the files do not belong together."
             )
-        return cls(tokens)
+        return cls(tokens, lowercase)
 
 
 @functools.cache

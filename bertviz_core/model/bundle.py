@@ -4,7 +4,8 @@
   ``custom_objects=keras_bert.get_custom_objects()``.
 - ``vocab.txt``: one token per line, line number = token id.
 - ``labels.json``: the class names, in output order.
-- ``config.json``: ``{"model": ModelConfig.to_dict(), "training": TrainSettings.to_dict()}``.
+- ``config.json``: ``{"model": ModelConfig.to_dict(), "training": TrainSettings.to_dict()}``, and
+  ``"vocabulary": {"lowercase": ...}`` when the start's tokenizer settings said whether to lower-case.
 - ``metrics.json``: evaluation, history and token statistics.
 - ``validation.json``: every validation text, its true class and the model's probabilities (what
   the page's mistakes view shows); optional, like ``metrics.json``.
@@ -91,7 +92,12 @@ def save_bundle(bundle: ClassifierBundle, directory: str | Path) -> Path:
     bundle.model.save(directory / MODEL_FILE, include_optimizer=False, save_format="h5")
     (directory / VOCAB_FILE).write_text(bundle.vocabulary.to_text(), encoding="utf-8")
     _write_json(directory / LABELS_FILE, list(bundle.class_names))
-    _write_json(directory / CONFIG_FILE, {"model": bundle.config.to_dict(), "training": bundle.settings})
+    config = {"model": bundle.config.to_dict(), "training": bundle.settings}
+    if (
+        bundle.vocabulary.lowercase is not None
+    ):  # a start's own tokenizer setting, not guessable from vocab.txt
+        config["vocabulary"] = {"lowercase": bundle.vocabulary.lowercase}
+    _write_json(directory / CONFIG_FILE, config)
     _write_json(directory / METRICS_FILE, bundle.metrics)
     if bundle.validation:
         _write_json(directory / VALIDATION_FILE, bundle.validation)
@@ -277,8 +283,14 @@ def _read_plain_files(files: dict[str, bytes]) -> tuple[ModelConfig, dict, list[
     if len(set(labels)) != len(labels):
         raise BundleError("labels.json names a class twice; export the model again.")
 
+    casing = config_json.get("vocabulary")
+    lowercase = casing.get("lowercase") if isinstance(casing, dict) else None
     try:
-        vocabulary = Vocabulary.from_text(files[VOCAB_FILE].decode("utf-8"), max_size=config.vocab)
+        vocabulary = Vocabulary.from_text(
+            files[VOCAB_FILE].decode("utf-8"),
+            max_size=config.vocab,
+            lowercase=lowercase if isinstance(lowercase, bool) else None,
+        )
     except UnicodeDecodeError:
         raise BundleError("vocab.txt is not UTF-8 text; export the model again.") from None
     except VocabularyError as error:

@@ -1,26 +1,32 @@
-"""BERT checkpoints in Google's layout: ``bert_config.json``, ``bert_model.ckpt.*``, ``vocab.txt``.
+"""Where a fine-tuning starts: a pretrained BERT in Google's layout or Hugging Face's.
 
 Google's released BERTs (the 24 small ones such as ``uncased_L-2_H-128_A-2``, BERT-base,
-BERT-large) come as a zip or folder of these files, sometimes inside one subfolder. keras-bert
-reads exactly this layout (``load_trained_model_from_checkpoint``), and that is what loads one
-here; ``save_checkpoint`` writes the same layout from a keras-bert model, under the variable names
-keras-bert's loader reads, so a model pretrained in this app loads back through keras-bert.
+BERT-large) come as a zip or folder of ``bert_config.json``, ``bert_model.ckpt.*`` and ``vocab.txt``,
+sometimes inside one subfolder; run_pretraining.py and BioBERT name the checkpoint otherwise.
+Hugging Face's BERTs (``google/bert_uncased_L-2_H-128_A-2``, sentence-transformers'
+``all-MiniLM-L6-v2``) come as ``config.json``, ``model.safetensors`` and ``vocab.txt`` or
+``tokenizer.json``, as a folder, a zip or a model id on the hub. ``open_checkpoint`` takes any of
+them (``unpack.py`` says which names make which layout, ``hub.py`` fetches an id) and stores the
+start's files in a folder; ``read_checkpoint`` reads such a folder again.
 
-Reading a checkpoint's files (``unpack_checkpoint``, ``read_checkpoint``) needs no TensorFlow: a
-page can check an upload and show its configuration before any worker loads it. A zip may come
-from anyone: only the checkpoint's own names are unpacked, at most one folder deep, sizes capped,
-nothing executed (the ``.meta`` graph file is never read).
+Reading a start (its configuration, its vocabulary, a safetensors header) needs no TensorFlow: a
+page can check an upload and show its configuration before any worker loads it. Loading is
+keras-bert's own ``load_trained_model_from_checkpoint`` whatever the source: a Hugging Face start is
+first written as a Google checkpoint (``google_layout``, in the worker), so the model code never
+knows where its weights came from. ``save_checkpoint`` writes a keras-bert model in Google's layout,
+and ``convert_checkpoint`` writes any start in either layout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import shutil
+import tempfile
 import zipfile
-import zlib
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,38 +35,45 @@ from bertviz_core.arithmetic.bert_config import CONFIG_NAME, bert_config_json, p
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import Vocabulary
 from bertviz_core.errors import BundleError, ConfigError, VocabularyError
-from bertviz_core.model import runtime
+from bertviz_core.model import hub, huggingface, runtime
+from bertviz_core.model.hub import Progress
+from bertviz_core.model.unpack import (
+    GOOGLE,
+    HF_CONFIG,
+    HUGGING_FACE,
+    PREFIX,
+    TOKENIZER_CONFIG,
+    VOCAB_NAME,
+    unpack_start,
+)
+from bertviz_core.model.unpack import MAX_CHECKPOINT_MB as MAX_CHECKPOINT_MB  # the page's upload limit
+from bertviz_core.model.variables import HEADS, google_shapes
 
-VOCAB_NAME = "vocab.txt"
-PREFIX = "bert_model.ckpt"
 INDEX_NAME, DATA_NAME = f"{PREFIX}.index", f"{PREFIX}.data-00000-of-00001"
-NEEDED = (CONFIG_NAME, VOCAB_NAME, INDEX_NAME, DATA_NAME)
-# Names a released zip also holds, which are skipped: the graph (never read) and TF's pointer file.
-SKIPPED = (f"{PREFIX}.meta", "checkpoint")
-# Google's BERT-small (L-4, H-512) is 107 MB zipped and 116 MB unpacked: the largest whose
-# fine-tuning fits a worker here.
-MAX_CHECKPOINT_MB = 110  # the zip (the upload)
-MAX_UNPACKED_MB = 130  # its four files
-MAX_CHECKPOINT_BYTES = MAX_UNPACKED_MB * 1024 * 1024
+NEEDED = (CONFIG_NAME, VOCAB_NAME, INDEX_NAME, DATA_NAME)  # what save_checkpoint writes
+LAYOUTS = (GOOGLE, HUGGING_FACE)
 # Google's largest vocabulary (multilingual BERT, 119,547 tokens) is under 1 MB.
 MAX_VOCAB_BYTES, MAX_VOCAB_TOKENS = 4 * 1024 * 1024, 250_000
-# A release zip holds six names; the directory of a zip is read whole before any name is checked,
-# and a crafted one with a million entries costs 600 MB and seconds, so it is counted first.
-MAX_ZIP_ENTRIES = 64
+_expected_shapes = google_shapes  # the name tests and older callers know
 
 
 @dataclass(frozen=True)
 class CheckpointFiles:
-    """A checkpoint's files on disk, checked without TensorFlow."""
+    """A start's files on disk, checked without TensorFlow."""
 
     folder: Path
-    name: str  # the folder's name, as Google names its releases
+    name: str  # the folder's name, as Google names its releases, or the model's id on the hub
     config: ModelConfig  # at the checkpoint's full position count
     vocabulary: Vocabulary
+    layout: str = GOOGLE  # how ``folder`` holds the weights: GOOGLE or HUGGING_FACE
+    # The GELU the weights were trained with. keras-bert always builds the tanh approximation (as
+    # Google's BERT code); a Hugging Face model trained with the exact erf one ("gelu" in its
+    # config.json, all-MiniLM-L6-v2 among them) then computes within about 1e-3 of its original.
+    gelu: str = huggingface.TANH_GELU
 
     @property
     def prefix(self) -> Path:
-        """What keras-bert and TensorFlow call the checkpoint file (``.../bert_model.ckpt``)."""
+        """What keras-bert and TensorFlow call the checkpoint file (``.../bert_model.ckpt``); Google's layout only."""
         return self.folder / PREFIX
 
     def model_config(self, seq_len: int) -> ModelConfig:
@@ -72,6 +85,10 @@ class CheckpointFiles:
             )
         return self.config.with_changes(seq_len=seq_len, pos_num=seq_len, encoder_only=True)
 
+    def default_seq_len(self, preferred: int) -> int:
+        """``preferred``, or the checkpoint's position count when it knows fewer."""
+        return min(preferred, self.config.pos_num)
+
 
 def started_from(metrics: dict) -> str | None:
     """The checkpoint a trained classifier started from (its metrics' ``start``), None from scratch."""
@@ -81,229 +98,112 @@ def started_from(metrics: dict) -> str | None:
 
 # --- reading, no TensorFlow ---------------------------------------------------------------------
 def open_checkpoint(
-    source: bytes | str | Path, folder: str | Path, label: str = "the zip"
+    source: bytes | str | Path | Mapping[str, bytes],
+    folder: str | Path,
+    label: str = "the zip",
+    *,
+    hub_cache: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> CheckpointFiles:
-    """``unpack_checkpoint`` then ``read_checkpoint``, named as Google names the release (the
-    folder the files were in, or the zip's name)."""
+    """Store a start's files in ``folder`` and read them: a zip (bytes or path), a folder, uploaded
+    files (name -> bytes), or, given ``hub_cache``, a Hugging Face model id (fetched into that cache
+    with ``progress`` hearing bytes so far and in all). Named as Google names a release (the folder
+    the files were in, or the zip's name), or by the model id.
+
+    Raises BundleError in one sentence for anything that is not a BERT start this app can load.
+    """
+    if (
+        isinstance(source, str)
+        and hub_cache is not None
+        and not Path(source).exists()
+        and hub.looks_like_model_id(source)
+    ):
+        fetched = hub.fetch(source, hub_cache, progress)
+        unpack_start(fetched, folder, source)
+        return read_checkpoint(folder, source)
     name = unpack_checkpoint(source, folder, label)
     return read_checkpoint(folder, name)
 
 
-def unpack_checkpoint(source: bytes | str | Path, folder: str | Path, label: str = "the zip") -> str:
-    """Copy a checkpoint's four files from a zip (bytes or path) or a folder into ``folder``, and
-    return the release's name (the folder that held the files, else the zip's name).
+def unpack_checkpoint(
+    source: bytes | str | Path | Mapping[str, bytes], folder: str | Path, label: str = "the zip"
+) -> str:
+    """Copy a start's files from a zip (bytes or path), a folder or uploaded files into ``folder``,
+    and return its name (the folder that held the files, else the zip's name).
 
-    Raises BundleError in one sentence for anything that is not a checkpoint in Google's layout.
+    Raises BundleError in one sentence for anything that is not a BERT start in a known layout.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        found = _locate(Path(source))
-        for name, path in found.items():
-            shutil.copyfile(path, folder / name)
-        return found[CONFIG_NAME].parent.name
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise BundleError(f"{source} does not exist; give a checkpoint folder or its zip.")
-        source, label = (
-            path.read_bytes() if path.stat().st_size <= MAX_CHECKPOINT_MB * 1024 * 1024 else b"",
-            path.name,
-        )
-        if not source:
-            raise BundleError(
-                f"{label} is larger than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
-            )
-    if len(source) > MAX_CHECKPOINT_MB * 1024 * 1024:
-        raise BundleError(
-            f"{label} is larger than {MAX_CHECKPOINT_MB} MB; this app fine-tunes the small BERTs."
-        )
-    inner = _unzip(source, folder, label)
-    return inner or (PurePosixPath(label).stem if label.lower().endswith(".zip") else "checkpoint")
-
-
-def _locate(root: Path) -> dict[str, Path]:
-    """The four files in ``root`` or in its one subfolder that holds them."""
-    candidates = [root, *sorted(path for path in root.iterdir() if path.is_dir())]
-    for candidate in candidates:
-        if (candidate / CONFIG_NAME).is_file():
-            missing = [name for name in NEEDED if not (candidate / name).is_file()]
-            if missing:
-                raise BundleError(
-                    f"{candidate.name} has {CONFIG_NAME} but no {missing[0]}; give the whole checkpoint."
-                )
-            total = sum((candidate / name).stat().st_size for name in NEEDED)
-            if total > MAX_CHECKPOINT_BYTES:
-                raise BundleError(
-                    f"The checkpoint is larger than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
-                )
-            return {name: candidate / name for name in NEEDED}
-    raise BundleError(
-        f"{root.name} holds no {CONFIG_NAME}; a checkpoint in Google's layout has bert_config.json, "
-        "bert_model.ckpt.* and vocab.txt."
-    )
-
-
-def _unzip(payload: bytes, folder: Path, label: str) -> str | None:
-    """Unpack the four files; return the one folder they were in, if any."""
-    entries = _zip_entry_count(payload)
-    if entries is not None and entries > MAX_ZIP_ENTRIES:
-        raise BundleError(f"{label} lists {entries:,} files; a BERT checkpoint's zip holds a handful.")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(payload))
-    except (zipfile.BadZipFile, ValueError):
-        raise BundleError(f"{label} is not a zip file; give the zip of a checkpoint folder.") from None
-    with archive:
-        wanted: dict[str, zipfile.ZipInfo] = {}
-        for entry in archive.infolist():
-            if entry.is_dir():
-                continue
-            parts = PurePosixPath(entry.filename.replace("\\", "/")).parts
-            if ".." in parts or entry.filename.startswith(("/", "\\")) or len(parts) > 2:
-                raise BundleError(
-                    f"{label} holds {entry.filename[:80]!r}, outside a checkpoint folder; it was not unpacked."
-                )
-            name = parts[-1]
-            if name in SKIPPED or name.startswith("."):
-                continue
-            if name not in NEEDED:
-                raise BundleError(
-                    f"{label} holds {name[:80]!r}, which is not part of a BERT checkpoint "
-                    f"({', '.join(NEEDED)}); it was not unpacked."
-                )
-            if name in wanted:
-                raise BundleError(f"{label} holds {name} twice; zip one checkpoint folder.")
-            wanted[name] = entry
-        missing = [name for name in NEEDED if name not in wanted]
-        if missing:
-            raise BundleError(
-                f"{label} has no {missing[0]}; a checkpoint in Google's layout has bert_config.json, "
-                "bert_model.ckpt.index, bert_model.ckpt.data-00000-of-00001 and vocab.txt."
-            )
-        if any(entry.flag_bits & 0x1 for entry in wanted.values()):
-            raise BundleError(f"{label} is encrypted; zip the checkpoint again without a password.")
-        remaining = MAX_CHECKPOINT_BYTES
-        for name, entry in wanted.items():
-            if entry.file_size > remaining:
-                raise BundleError(
-                    f"{label} unpacks to more than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
-                )
-            try:
-                with archive.open(entry) as member, open(folder / name, "wb") as target:
-                    copied = _copy_at_most(member, target, remaining + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError):
-                raise BundleError(f"{name} in {label} is damaged; download the checkpoint again.") from None
-            remaining -= copied
-            if remaining < 0:
-                raise BundleError(
-                    f"{label} unpacks to more than {MAX_UNPACKED_MB} MB; this app fine-tunes the small BERTs."
-                )
-    parents = {PurePosixPath(entry.filename.replace("\\", "/")).parent.name for entry in wanted.values()}
-    return parents.pop() if len(parents) == 1 and "" not in parents else None
-
-
-def _zip_entry_count(payload: bytes) -> int | None:
-    """The entry count in a zip's end-of-directory record (None if there is none: not a zip)."""
-    tail = payload[-(65535 + 22) :]
-    end = tail.rfind(b"PK\x05\x06")
-    if end < 0 or end + 22 > len(tail):
-        return None
-    count = int.from_bytes(tail[end + 10 : end + 12], "little")
-    return MAX_ZIP_ENTRIES + 1 if count == 0xFFFF else count  # 0xFFFF: a ZIP64 count, far too many
-
-
-def _copy_at_most(source: Any, target: Any, limit: int) -> int:
-    copied = 0
-    while copied < limit:
-        chunk = source.read(min(1 << 20, limit - copied))
-        if not chunk:
-            break
-        target.write(chunk)
-        copied += len(chunk)
-    return copied
+    return unpack_start(source, folder, label).name
 
 
 def read_checkpoint(folder: str | Path, name: str | None = None) -> CheckpointFiles:
-    """The configuration and vocabulary of the unpacked checkpoint in ``folder``, checked together."""
+    """The configuration and vocabulary of the start stored in ``folder``, checked together (for
+    Hugging Face's layout also the safetensors header against the configuration)."""
     folder = Path(folder)
-    for needed in NEEDED:
+    if (folder / CONFIG_NAME).is_file():
+        layout, config, vocabulary = GOOGLE, *_read_google(folder)
+    elif (folder / HF_CONFIG).is_file():
+        config, gelu = huggingface.read_config(folder), huggingface.gelu_of(folder)
+        _check_vocabulary_size(config)
+        vocabulary = huggingface.read_vocabulary(folder, MAX_VOCAB_BYTES, MAX_VOCAB_TOKENS)
+        layout = HUGGING_FACE
+    else:
+        raise BundleError(f"The checkpoint has no {CONFIG_NAME}; give the whole checkpoint folder or zip.")
+    source = CONFIG_NAME if layout == GOOGLE else HF_CONFIG
+    if len(vocabulary) != config.vocab:
+        raise BundleError(
+            f"The vocabulary lists {len(vocabulary):,} tokens but {source} says vocab_size {config.vocab:,}; "
+            "the files do not belong together."
+        )
+    if layout == HUGGING_FACE:  # the weights' names and shapes, from the header alone
+        huggingface.weight_plan(huggingface.read_safetensors_header(folder / huggingface.SAFETENSORS), config)
+    gelu = gelu if layout == HUGGING_FACE else huggingface.TANH_GELU
+    return CheckpointFiles(folder, name or folder.name, config, vocabulary, layout, gelu)
+
+
+def _read_google(folder: Path) -> tuple[ModelConfig, Vocabulary]:
+    for needed in (CONFIG_NAME, VOCAB_NAME, INDEX_NAME):
         if not (folder / needed).is_file():
             raise BundleError(f"The checkpoint has no {needed}; give the whole checkpoint folder or zip.")
+    if not any(folder.glob(f"{PREFIX}.data-*")):
+        raise BundleError(f"The checkpoint has no {DATA_NAME}; give the whole checkpoint folder or zip.")
     try:
         config = parse_bert_config((folder / CONFIG_NAME).read_bytes())
     except ConfigError as error:
         raise BundleError(str(error)) from None
-    if config.vocab > MAX_VOCAB_TOKENS:
-        raise BundleError(
-            f"{CONFIG_NAME} says vocab_size {config.vocab:,}; Google's largest BERT vocabulary has 119,547 tokens, "
-            f"and this app reads at most {MAX_VOCAB_TOKENS:,}."
-        )
+    _check_vocabulary_size(config)
     if (folder / VOCAB_NAME).stat().st_size > MAX_VOCAB_BYTES:
         raise BundleError(f"{VOCAB_NAME} is far too large; this is not a BERT vocabulary.")
+    # Google's layout has no casing setting; a checkpoint converted here keeps Hugging Face's beside it.
+    lowercase = huggingface.read_casing(folder)
     try:
-        vocabulary = Vocabulary.from_text((folder / VOCAB_NAME).read_bytes().decode("utf-8"))
+        vocabulary = Vocabulary.from_text(
+            (folder / VOCAB_NAME).read_bytes().decode("utf-8"), lowercase=lowercase
+        )
     except UnicodeDecodeError:
         raise BundleError(f"{VOCAB_NAME} is not UTF-8 text; download the checkpoint again.") from None
     except VocabularyError as error:
         raise BundleError(f"{VOCAB_NAME}: {error}") from None
-    if len(vocabulary) != config.vocab:
+    return config, vocabulary
+
+
+def _check_vocabulary_size(config: ModelConfig) -> None:
+    if config.vocab > MAX_VOCAB_TOKENS:
         raise BundleError(
-            f"{VOCAB_NAME} lists {len(vocabulary):,} tokens but {CONFIG_NAME} says vocab_size {config.vocab:,}; "
-            "the files do not belong together."
+            f"The configuration says vocab_size {config.vocab:,}; Google's largest BERT vocabulary has 119,547 "
+            f"tokens, and this app reads at most {MAX_VOCAB_TOKENS:,}."
         )
-    return CheckpointFiles(folder, name or folder.name, config, vocabulary)
 
 
 # --- TensorFlow -------------------------------------------------------------------------------------
-def _expected_shapes(config: ModelConfig, pretraining: bool) -> dict[str, tuple[int, ...]]:
-    """Every variable keras-bert's loader reads, and its shape, for ``config``."""
-    d, f, v = config.embed_dim, config.ff_dim, config.vocab
-    shapes: dict[str, tuple[int, ...]] = {
-        "bert/embeddings/word_embeddings": (v, d),
-        "bert/embeddings/token_type_embeddings": (2, d),
-        "bert/embeddings/position_embeddings": (config.pos_num, d),
-        "bert/embeddings/LayerNorm/gamma": (d,),
-        "bert/embeddings/LayerNorm/beta": (d,),
-    }
-    for i in range(config.layers):
-        layer = f"bert/encoder/layer_{i}"
-        for part in ("query", "key", "value"):
-            shapes[f"{layer}/attention/self/{part}/kernel"] = (d, d)
-            shapes[f"{layer}/attention/self/{part}/bias"] = (d,)
-        shapes[f"{layer}/attention/output/dense/kernel"] = (d, d)
-        shapes[f"{layer}/attention/output/dense/bias"] = (d,)
-        for norm in ("attention/output/LayerNorm", "output/LayerNorm"):
-            shapes[f"{layer}/{norm}/gamma"] = (d,)
-            shapes[f"{layer}/{norm}/beta"] = (d,)
-        shapes[f"{layer}/intermediate/dense/kernel"] = (d, f)
-        shapes[f"{layer}/intermediate/dense/bias"] = (f,)
-        shapes[f"{layer}/output/dense/kernel"] = (f, d)
-        shapes[f"{layer}/output/dense/bias"] = (d,)
-    if pretraining:
-        shapes.update(
-            {
-                "cls/predictions/transform/dense/kernel": (d, d),
-                "cls/predictions/transform/dense/bias": (d,),
-                "cls/predictions/transform/LayerNorm/gamma": (d,),
-                "cls/predictions/transform/LayerNorm/beta": (d,),
-                "cls/predictions/output_bias": (v,),
-                "bert/pooler/dense/kernel": (d, d),
-                "bert/pooler/dense/bias": (d,),
-                "cls/seq_relationship/output_weights": (2, d),
-                "cls/seq_relationship/output_bias": (2,),
-            }
-        )
-    return shapes
-
-
 def check_weights(files: CheckpointFiles) -> None:
-    """Every variable the encoder needs is in the checkpoint with the configuration's shape."""
+    """Every variable the encoder needs is in the Google checkpoint with the configuration's shape."""
     tf = runtime.tensorflow()
     try:
         found = dict(tf.train.list_variables(str(files.prefix)))
     except Exception:  # TensorFlow raises several types for a damaged index
         raise BundleError(f"{INDEX_NAME} cannot be read; download the checkpoint again.") from None
-    for name, shape in _expected_shapes(files.config, pretraining=False).items():
+    for name, shape in google_shapes(files.config).items():
         if name not in found:
             raise BundleError(
                 f"The checkpoint has no variable {name}; it is not a BERT checkpoint keras-bert can load."
@@ -315,24 +215,94 @@ def check_weights(files: CheckpointFiles) -> None:
             )
 
 
+@contextlib.contextmanager
+def google_layout(files: CheckpointFiles) -> Iterator[CheckpointFiles]:
+    """``files`` in Google's layout: as they are, or a Hugging Face start written as a Google checkpoint
+    in a temporary folder that lasts as long as the block (TensorFlow: in a worker, never a page)."""
+    if files.layout == GOOGLE:
+        yield files
+        return
+    with tempfile.TemporaryDirectory(prefix="bertviz-converted-") as temporary:
+        write_google_layout(checkpoint_values(files), files.config, files.vocabulary, temporary)
+        yield replace(files, folder=Path(temporary), layout=GOOGLE)
+
+
 def load_encoder(files: CheckpointFiles, seq_len: int) -> Any:
-    """keras-bert's encoder with the checkpoint's weights (``load_trained_model_from_checkpoint``)."""
+    """keras-bert's encoder with the start's weights (``load_trained_model_from_checkpoint``)."""
     keras_bert = runtime.keras_bert()
     config = files.model_config(seq_len)
+    with google_layout(files) as google:
+        check_weights(google)
+        try:
+            return keras_bert.load_trained_model_from_checkpoint(
+                str(google.folder / CONFIG_NAME),
+                str(google.prefix),
+                training=False,
+                trainable=True,
+                seq_len=config.seq_len,
+            )
+        except Exception as error:  # a truncated data file fails inside TensorFlow's reader
+            raise BundleError(_cut_short(error)) from None
+
+
+def _cut_short(error: Exception) -> str:
+    return (
+        f"The checkpoint's weights could not be read ({type(error).__name__}); the file "
+        f"{DATA_NAME} is probably cut short: download the checkpoint again."
+    )
+
+
+def checkpoint_values(files: CheckpointFiles) -> dict[str, np.ndarray]:
+    """Every weight of the start under Google's names, as float32: the encoder's, and the pooler and
+    pretraining heads where the start has them with the right shapes."""
+    if files.layout == HUGGING_FACE:
+        return huggingface.google_values(files.folder, files.config)
     check_weights(files)
+    tf = runtime.tensorflow()
+    found = dict(tf.train.list_variables(str(files.prefix)))
+    wanted = google_shapes(files.config, pretraining=True)
+    names = [name for name in wanted if name not in HEADS or tuple(found.get(name, ())) == wanted[name]]
     try:
-        return keras_bert.load_trained_model_from_checkpoint(
-            str(files.folder / CONFIG_NAME),
-            str(files.prefix),
-            training=False,
-            trainable=True,
-            seq_len=config.seq_len,
-        )
-    except Exception as error:  # a truncated data file fails inside TensorFlow's reader
-        raise BundleError(
-            f"The checkpoint's weights could not be read ({type(error).__name__}); the file "
-            f"{DATA_NAME} is probably cut short: download the checkpoint again."
-        ) from None
+        reader = tf.train.load_checkpoint(str(files.prefix))
+        return {name: np.asarray(reader.get_tensor(name), dtype=np.float32) for name in names}
+    except Exception as error:  # as in load_encoder: a damaged data file
+        raise BundleError(_cut_short(error)) from None
+
+
+def write_google_layout(
+    values: Mapping[str, np.ndarray], config: ModelConfig, vocabulary: Vocabulary, folder: str | Path
+) -> Path:
+    """``values`` (Google's names) as ``bert_model.ckpt.*`` beside ``bert_config.json`` and ``vocab.txt``;
+    where the vocabulary's casing is known, also ``tokenizer_config.json`` saying it (Google's layout
+    has no place for it)."""
+    tf = runtime.tensorflow()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = sorted(values)
+    tf.raw_ops.SaveV2(
+        prefix=str(folder / PREFIX),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(values[name], dtype=tf.float32) for name in names],
+    )
+    (folder / CONFIG_NAME).write_text(json.dumps(bert_config_json(config), indent=2) + "\n", encoding="utf-8")
+    (folder / VOCAB_NAME).write_text(vocabulary.to_text(), encoding="utf-8")
+    if vocabulary.lowercase is not None:
+        settings = {"do_lower_case": vocabulary.lowercase}
+        (folder / TOKENIZER_CONFIG).write_text(json.dumps(settings) + "\n", encoding="utf-8")
+    return folder
+
+
+def convert_checkpoint(files: CheckpointFiles, out: str | Path, to: str) -> Path:
+    """Write the start ``files`` into ``out`` in Google's layout (``GOOGLE``: keras-bert's
+    ``load_trained_model_from_checkpoint`` reads it) or Hugging Face's (``HUGGING_FACE``:
+    transformers' ``BertModel.from_pretrained`` reads it). TensorFlow: in a worker or the CLI."""
+    if to not in LAYOUTS:
+        raise BundleError(f"A checkpoint converts to {' or '.join(LAYOUTS)}, not {to[:40]!r}.")
+    values = checkpoint_values(files)
+    if to == GOOGLE:
+        return write_google_layout(values, files.config, files.vocabulary, out)
+    return huggingface.write_huggingface(values, files.config, files.vocabulary, Path(out), files.gelu)
 
 
 def _variables_of(model: Any, config: ModelConfig) -> dict[str, np.ndarray]:
@@ -402,20 +372,7 @@ def save_checkpoint(model: Any, config: ModelConfig, vocabulary: Vocabulary, fol
         raise VocabularyError(
             f"The vocabulary has {len(vocabulary):,} tokens but the model {config.vocab:,}."
         )
-    tf = runtime.tensorflow()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    values = _variables_of(model, config)
-    names = sorted(values)
-    tf.raw_ops.SaveV2(
-        prefix=str(folder / PREFIX),
-        tensor_names=names,
-        shape_and_slices=[""] * len(names),
-        tensors=[tf.constant(values[name], dtype=tf.float32) for name in names],
-    )
-    (folder / CONFIG_NAME).write_text(json.dumps(bert_config_json(config), indent=2) + "\n", encoding="utf-8")
-    (folder / VOCAB_NAME).write_text(vocabulary.to_text(), encoding="utf-8")
-    return folder
+    return write_google_layout(_variables_of(model, config), config, vocabulary, folder)
 
 
 def zip_checkpoint(folder: str | Path, inside: str | None = None) -> bytes:

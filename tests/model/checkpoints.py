@@ -32,9 +32,15 @@ def google_vocabulary(size: int, cased: bool = False) -> list[str]:
 
 
 def write_google_checkpoint(
-    folder: Path, config: ModelConfig, seed: int = 0, cased: bool = False, pretraining: bool = True
+    folder: Path,
+    config: ModelConfig,
+    seed: int = 0,
+    cased: bool = False,
+    pretraining: bool = True,
+    prefix: str = "bert_model.ckpt",
 ) -> Path:
-    """bert_config.json, vocab.txt and bert_model.ckpt.* in ``folder`` (random weights)."""
+    """bert_config.json, vocab.txt and ``prefix``.* in ``folder`` (random weights); TF's Saver also
+    writes its ``checkpoint`` file naming ``prefix`` (the latest, when called again with another)."""
     tf = runtime.tensorflow()
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -45,7 +51,7 @@ def write_google_checkpoint(
         saver = tf.compat.v1.train.Saver(var_list=variables)
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
-            saver.save(session, str(folder / "bert_model.ckpt"))
+            saver.save(session, str(folder / prefix))
     (folder / "bert_config.json").write_text(json.dumps(bert_config_json(config)), encoding="utf-8")
     (folder / "vocab.txt").write_text(
         "\n".join(google_vocabulary(config.vocab, cased)) + "\n", encoding="utf-8"
