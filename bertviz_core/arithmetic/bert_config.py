@@ -3,6 +3,13 @@
 A released BERT checkpoint (``uncased_L-2_H-128_A-2``, BERT-base, ...) describes its model in
 ``bert_config.json``; keras-bert's ``build_model_from_config`` reads the same keys. Only what
 keras-bert can build is accepted: GELU, two segment types, a head count that divides the width.
+
+GELU comes in two forms. Google's BERT code and keras-bert compute the tanh approximation, and
+Google's configurations call it "gelu"; Hugging Face's "gelu" is the exact one, through erf
+(all-MiniLM-L6-v2 among the models trained with it). Google's layout has no name for the exact
+form, so a checkpoint whose weights need it says ``"hidden_act": "gelu_erf"`` (``GOOGLE_ACTIVATIONS``):
+keras-bert's loader builds it when Keras knows that name (``model.activations.erf_gelu_scope``),
+and a reader that does not know it refuses the file instead of computing the approximation.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ KEYS = {
     "layers": "num_hidden_layers",
     "ff_dim": "intermediate_size",
 }
+# The two GELUs (``CheckpointFiles.gelu``), and the ``hidden_act`` Google's layout gives each.
+TANH_GELU, ERF_GELU = "tanh", "erf"
+GOOGLE_ACTIVATIONS = {"gelu": TANH_GELU, "gelu_erf": ERF_GELU}
+GOOGLE_ACTIVATION = {gelu: name for name, gelu in GOOGLE_ACTIVATIONS.items()}
 
 
 def parse_bert_config(
@@ -48,11 +59,7 @@ def parse_bert_config(
                 f"{file_name} has no whole number '{key}'; give the file from the checkpoint's folder."
             )
         fields[name] = value
-    activation = values.get("hidden_act", "gelu")
-    if activation != "gelu":
-        raise ConfigError(
-            f"{file_name} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with 'gelu' only."
-        )
+    gelu_of_config(values, file_name)
     if values.get("type_vocab_size", 2) != 2:
         raise ConfigError(
             f"{file_name} has {values.get('type_vocab_size')!r} segment types; keras-bert builds two."
@@ -67,11 +74,23 @@ def parse_bert_config(
     return ModelConfig(seq_len=seq_len, encoder_only=encoder_only, **fields)
 
 
-def bert_config_json(config: ModelConfig) -> dict[str, Any]:
-    """The ``bert_config.json`` of ``config``, as Google writes it (dropouts as keras-bert's 0.1)."""
+def gelu_of_config(raw: bytes | str | dict, file_name: str = CONFIG_NAME) -> str:
+    """The GELU a ``bert_config.json`` asks for: ``TANH_GELU`` ("gelu") or ``ERF_GELU`` ("gelu_erf")."""
+    activation = config_mapping(raw, file_name).get("hidden_act", "gelu")
+    if not isinstance(activation, str) or activation not in GOOGLE_ACTIVATIONS:
+        raise ConfigError(
+            f"{file_name} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with "
+            "'gelu' (or this app's 'gelu_erf') only."
+        )
+    return GOOGLE_ACTIVATIONS[activation]
+
+
+def bert_config_json(config: ModelConfig, gelu: str = TANH_GELU) -> dict[str, Any]:
+    """The ``bert_config.json`` of ``config``, as Google writes it (dropouts as keras-bert's 0.1), its
+    ``hidden_act`` naming the GELU the weights were trained with (``TANH_GELU`` or ``ERF_GELU``)."""
     return {
         "attention_probs_dropout_prob": 0.1,
-        "hidden_act": "gelu",
+        "hidden_act": GOOGLE_ACTIVATION[gelu],
         "hidden_dropout_prob": 0.1,
         "initializer_range": 0.02,
         "type_vocab_size": 2,

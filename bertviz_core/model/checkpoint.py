@@ -13,7 +13,9 @@ Reading a start (its configuration, its vocabulary, a safetensors header) needs 
 page can check an upload and show its configuration before any worker loads it. Loading is
 keras-bert's own ``load_trained_model_from_checkpoint`` whatever the source: a Hugging Face start is
 first written as a Google checkpoint (``google_layout``, in the worker), so the model code never
-knows where its weights came from. ``save_checkpoint`` writes a keras-bert model in Google's layout,
+knows where its weights came from. Each start keeps the GELU its weights were trained with: a
+Hugging Face "gelu" (erf) becomes ``"hidden_act": "gelu_erf"`` in Google's layout, which the loader
+builds as ``activations.GeluErf``. ``save_checkpoint`` writes a keras-bert model in Google's layout,
 and ``convert_checkpoint`` writes any start in either layout.
 """
 
@@ -31,11 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_core.arithmetic.bert_config import CONFIG_NAME, bert_config_json, parse_bert_config
+from bertviz_core.arithmetic.bert_config import (
+    CONFIG_NAME,
+    TANH_GELU,
+    bert_config_json,
+    gelu_of_config,
+    parse_bert_config,
+)
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import Vocabulary
 from bertviz_core.errors import BundleError, ConfigError, VocabularyError
-from bertviz_core.model import hub, huggingface, runtime
+from bertviz_core.model import activations, hub, huggingface, runtime
 from bertviz_core.model.hub import Progress
 from bertviz_core.model.unpack import (
     GOOGLE,
@@ -66,10 +74,9 @@ class CheckpointFiles:
     config: ModelConfig  # at the checkpoint's full position count
     vocabulary: Vocabulary
     layout: str = GOOGLE  # how ``folder`` holds the weights: GOOGLE or HUGGING_FACE
-    # The GELU the weights were trained with. keras-bert always builds the tanh approximation (as
-    # Google's BERT code); a Hugging Face model trained with the exact erf one ("gelu" in its
-    # config.json, all-MiniLM-L6-v2 among them) then computes within about 1e-3 of its original.
-    gelu: str = huggingface.TANH_GELU
+    # The GELU the weights were trained with (arithmetic.bert_config): the tanh approximation of Google's
+    # BERT code and keras-bert, or the exact erf one of Hugging Face's "gelu" (all-MiniLM-L6-v2).
+    gelu: str = TANH_GELU
 
     @property
     def prefix(self) -> Path:
@@ -141,7 +148,7 @@ def read_checkpoint(folder: str | Path, name: str | None = None) -> CheckpointFi
     Hugging Face's layout also the safetensors header against the configuration)."""
     folder = Path(folder)
     if (folder / CONFIG_NAME).is_file():
-        layout, config, vocabulary = GOOGLE, *_read_google(folder)
+        layout, (config, vocabulary, gelu) = GOOGLE, _read_google(folder)
     elif (folder / HF_CONFIG).is_file():
         config, gelu = huggingface.read_config(folder), huggingface.gelu_of(folder)
         _check_vocabulary_size(config)
@@ -157,18 +164,18 @@ def read_checkpoint(folder: str | Path, name: str | None = None) -> CheckpointFi
         )
     if layout == HUGGING_FACE:  # the weights' names and shapes, from the header alone
         huggingface.weight_plan(huggingface.read_safetensors_header(folder / huggingface.SAFETENSORS), config)
-    gelu = gelu if layout == HUGGING_FACE else huggingface.TANH_GELU
     return CheckpointFiles(folder, name or folder.name, config, vocabulary, layout, gelu)
 
 
-def _read_google(folder: Path) -> tuple[ModelConfig, Vocabulary]:
+def _read_google(folder: Path) -> tuple[ModelConfig, Vocabulary, str]:
     for needed in (CONFIG_NAME, VOCAB_NAME, INDEX_NAME):
         if not (folder / needed).is_file():
             raise BundleError(f"The checkpoint has no {needed}; give the whole checkpoint folder or zip.")
     if not any(folder.glob(f"{PREFIX}.data-*")):
         raise BundleError(f"The checkpoint has no {DATA_NAME}; give the whole checkpoint folder or zip.")
     try:
-        config = parse_bert_config((folder / CONFIG_NAME).read_bytes())
+        raw = (folder / CONFIG_NAME).read_bytes()
+        config, gelu = parse_bert_config(raw), gelu_of_config(raw)
     except ConfigError as error:
         raise BundleError(str(error)) from None
     _check_vocabulary_size(config)
@@ -184,7 +191,7 @@ def _read_google(folder: Path) -> tuple[ModelConfig, Vocabulary]:
         raise BundleError(f"{VOCAB_NAME} is not UTF-8 text; download the checkpoint again.") from None
     except VocabularyError as error:
         raise BundleError(f"{VOCAB_NAME}: {error}") from None
-    return config, vocabulary
+    return config, vocabulary, gelu
 
 
 def _check_vocabulary_size(config: ModelConfig) -> None:
@@ -223,15 +230,16 @@ def google_layout(files: CheckpointFiles) -> Iterator[CheckpointFiles]:
         yield files
         return
     with tempfile.TemporaryDirectory(prefix="bertviz-converted-") as temporary:
-        write_google_layout(checkpoint_values(files), files.config, files.vocabulary, temporary)
+        write_google_layout(checkpoint_values(files), files.config, files.vocabulary, temporary, files.gelu)
         yield replace(files, folder=Path(temporary), layout=GOOGLE)
 
 
 def load_encoder(files: CheckpointFiles, seq_len: int) -> Any:
-    """keras-bert's encoder with the start's weights (``load_trained_model_from_checkpoint``)."""
+    """keras-bert's encoder with the start's weights (``load_trained_model_from_checkpoint``), with the
+    GELU they were trained with (its ``bert_config.json`` names it)."""
     keras_bert = runtime.keras_bert()
     config = files.model_config(seq_len)
-    with google_layout(files) as google:
+    with google_layout(files) as google, activations.erf_gelu_scope():
         check_weights(google)
         try:
             return keras_bert.load_trained_model_from_checkpoint(
@@ -270,11 +278,15 @@ def checkpoint_values(files: CheckpointFiles) -> dict[str, np.ndarray]:
 
 
 def write_google_layout(
-    values: Mapping[str, np.ndarray], config: ModelConfig, vocabulary: Vocabulary, folder: str | Path
+    values: Mapping[str, np.ndarray],
+    config: ModelConfig,
+    vocabulary: Vocabulary,
+    folder: str | Path,
+    gelu: str = TANH_GELU,
 ) -> Path:
-    """``values`` (Google's names) as ``bert_model.ckpt.*`` beside ``bert_config.json`` and ``vocab.txt``;
-    where the vocabulary's casing is known, also ``tokenizer_config.json`` saying it (Google's layout
-    has no place for it)."""
+    """``values`` (Google's names) as ``bert_model.ckpt.*`` beside ``bert_config.json`` (its ``hidden_act``
+    naming ``gelu``, the GELU the weights were trained with) and ``vocab.txt``; where the vocabulary's
+    casing is known, also ``tokenizer_config.json`` saying it (Google's layout has no place for it)."""
     tf = runtime.tensorflow()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -285,7 +297,9 @@ def write_google_layout(
         shape_and_slices=[""] * len(names),
         tensors=[tf.constant(values[name], dtype=tf.float32) for name in names],
     )
-    (folder / CONFIG_NAME).write_text(json.dumps(bert_config_json(config), indent=2) + "\n", encoding="utf-8")
+    (folder / CONFIG_NAME).write_text(
+        json.dumps(bert_config_json(config, gelu), indent=2) + "\n", encoding="utf-8"
+    )
     (folder / VOCAB_NAME).write_text(vocabulary.to_text(), encoding="utf-8")
     if vocabulary.lowercase is not None:
         settings = {"do_lower_case": vocabulary.lowercase}
@@ -301,7 +315,7 @@ def convert_checkpoint(files: CheckpointFiles, out: str | Path, to: str) -> Path
         raise BundleError(f"A checkpoint converts to {' or '.join(LAYOUTS)}, not {to[:40]!r}.")
     values = checkpoint_values(files)
     if to == GOOGLE:
-        return write_google_layout(values, files.config, files.vocabulary, out)
+        return write_google_layout(values, files.config, files.vocabulary, out, files.gelu)
     return huggingface.write_huggingface(values, files.config, files.vocabulary, Path(out), files.gelu)
 
 

@@ -23,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_core.arithmetic.bert_config import KEYS, config_mapping, parse_bert_config
+from bertviz_core.arithmetic.bert_config import (
+    ERF_GELU,
+    KEYS,
+    TANH_GELU,
+    config_mapping,
+    parse_bert_config,
+)
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import SPECIAL_TOKENS, Vocabulary
 from bertviz_core.errors import BundleError, ConfigError, VocabularyError
@@ -55,11 +61,11 @@ OTHER_ARCHITECTURES = {
     "t5": "T5",
 }
 EXAMPLE_IDS = "google/bert_uncased_L-2_H-128_A-2 or sentence-transformers/all-MiniLM-L6-v2"
-# keras-bert builds GELU as Google's BERT code does, with the tanh approximation (keras-transformer's
-# gelu), which Hugging Face calls "gelu_new" (also "gelu_pytorch_tanh", "gelu_fast"); its "gelu" is the
-# exact, erf one. keras-bert reproduces the first exactly and the second within about 1e-3.
-TANH_GELU, ERF_GELU = "tanh", "erf"
-GELUS = {"gelu": ERF_GELU, "gelu_new": TANH_GELU, "gelu_pytorch_tanh": TANH_GELU, "gelu_fast": TANH_GELU}
+# Hugging Face's names of the two GELUs (arithmetic.bert_config): "gelu" (and "gelu_python") is the exact,
+# erf one; "gelu_new" (also "gelu_pytorch_tanh", "gelu_fast") the tanh approximation keras-bert and Google's
+# BERT code build. Both load exactly: the erf one as model.activations.GeluErf.
+GELUS = {"gelu": ERF_GELU, "gelu_python": ERF_GELU, "gelu_new": TANH_GELU, "gelu_pytorch_tanh": TANH_GELU,
+         "gelu_fast": TANH_GELU}  # fmt: skip
 
 
 def config_from_huggingface(raw: bytes | str | dict) -> ModelConfig:
