@@ -70,7 +70,8 @@ def run_convert(args: argparse.Namespace) -> int:
     print(f"Load it with {HOW_TO_LOAD[args.to].format(out=out)}.")
     if args.to == GOOGLE and files.gelu == ERF_GELU:
         print(
-            f"Note: {files.name} was trained with the exact (erf) GELU; keras-bert computes GELU with the tanh "
-            "approximation, so its encoder output differs from the original by about 1e-3."
+            f"Note: {files.name} was trained with the exact (erf) GELU, so bert_config.json says hidden_act "
+            "'gelu_erf' (keras-bert's 'gelu' is the tanh approximation); load it inside "
+            "tf.keras.utils.custom_object_scope({'gelu_erf': tf.keras.activations.gelu}), whose GELU is the exact one."
         )
     return 0

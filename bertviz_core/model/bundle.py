@@ -1,7 +1,8 @@
 """Saving and loading a trained classifier: a folder (or zip) of plain files, never a pickle.
 
 - ``model.h5``: the tf.keras model (configuration and weights, no optimizer state); loads with
-  ``custom_objects=keras_bert.get_custom_objects()``.
+  ``custom_objects=activations.custom_objects()``: keras-bert's own (``keras_bert.get_custom_objects()``)
+  and, for a model that started from an exact-GELU checkpoint, ``GeluErf`` (``activations``).
 - ``vocab.txt``: one token per line, line number = token id.
 - ``labels.json``: the class names, in output order.
 - ``config.json``: ``{"model": ModelConfig.to_dict(), "training": TrainSettings.to_dict()}``, and
@@ -31,7 +32,7 @@ from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import Vocabulary
 from bertviz_core.errors import BundleError, ConfigError, VocabularyError
 from bertviz_core.mistakes import ValidationPredictions
-from bertviz_core.model import runtime
+from bertviz_core.model import activations, runtime
 from bertviz_core.model.classifier import ClassifierBundle
 
 # .h5 is chosen on purpose (what keras-bert users know; no pickled Python); the notice is noise.
@@ -68,6 +69,7 @@ ALLOWED_CLASS_NAMES = frozenset(
         "LayerNormalization",
         "MultiHeadAttention",
         "FeedForward",
+        "GeluErf",  # the exact GELU of encoders that started from such a checkpoint (activations)
         "Extract",  # the head of models saved before the average (model.classifier)
         "GlobalAveragePooling1D",
         "Dense",
@@ -317,7 +319,6 @@ def _class_names_in(value: Any) -> set[str]:
 
 def _load_model(h5_bytes: bytes) -> Any:
     tf = runtime.tensorflow()
-    keras_bert = runtime.keras_bert()
     import h5py  # installed with TensorFlow
 
     with tempfile.TemporaryDirectory(prefix="bertviz-load-") as folder:
@@ -348,7 +349,7 @@ def _load_model(h5_bytes: bytes) -> Any:
             )
         try:
             return tf.keras.models.load_model(
-                path, custom_objects=keras_bert.get_custom_objects(), compile=False
+                path, custom_objects=activations.custom_objects(), compile=False
             )
         except Exception as error:  # Keras raises many types for a damaged file; the user needs one sentence
             raise BundleError(
