@@ -8,9 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from bertviz_core.arithmetic.bert_config import bert_config_json, checkpoint_size_note, parse_bert_config
+from bertviz_core.arithmetic.bert_config import (
+    ERF_GELU,
+    TANH_GELU,
+    bert_config_json,
+    checkpoint_size_note,
+    gelu_of_config,
+    parse_bert_config,
+)
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
+from bertviz_core.errors import ConfigError
 
 # Google's BERT-base (uncased_L-12_H-768_A-12/bert_config.json) and BERT-Tiny (uncased_L-2_H-128_A-2).
 BERT_BASE = ModelConfig()
@@ -104,3 +112,18 @@ def test_keras_bert_fills_the_counted_parameters_from_a_checkpoint_of_4_bytes_ea
         assert encoder.count_params() == total_params(opened.with_changes(encoder_only=True))
     finally:
         tf.keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(("gelu", "hidden_act"), [(TANH_GELU, "gelu"), (ERF_GELU, "gelu_erf")])
+def test_bert_config_names_the_gelu_its_weights_need(gelu, hidden_act):
+    written = bert_config_json(BERT_TINY, gelu)
+    assert written["hidden_act"] == hidden_act
+    assert gelu_of_config(json.dumps(written)) == gelu
+    assert parse_bert_config(written, encoder_only=False) == BERT_TINY
+    # Google's own files say "gelu" (the tanh form its code computes), or nothing at all.
+    assert gelu_of_config({}) == TANH_GELU
+
+
+def test_another_activation_is_refused_in_one_sentence():
+    with pytest.raises(ConfigError, match="'gelu_new'; keras-bert builds BERT with 'gelu'"):
+        parse_bert_config({**bert_config_json(BERT_TINY), "hidden_act": "gelu_new"})

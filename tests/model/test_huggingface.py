@@ -1,9 +1,10 @@
 """Hugging Face starts through keras-bert's own loader, and conversions both ways, held against a
 NumPy BERT computed from the safetensors (and transformers where it is installed).
 
-keras-bert builds GELU with the tanh approximation (keras-transformer's ``gelu``, as Google's BERT
-code), which Hugging Face calls "gelu_new"; its "gelu" is the erf one. The weight mapping is checked
-against the oracle with keras-bert's GELU, where the two must agree to float32 rounding."""
+keras-bert's "gelu" is the tanh approximation (keras-transformer's ``gelu``, as Google's BERT code),
+which Hugging Face calls "gelu_new"; Hugging Face's "gelu" is the erf one, which a start keeps through
+Google's layout as "gelu_erf" (``model.activations``). Each start is checked against the oracle with
+its own GELU, where the two must agree to float32 rounding."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.model import runtime
+from bertviz_core.model.activations import erf_gelu_scope
 from bertviz_core.model.checkpoint import (
     GOOGLE,
     HUGGING_FACE,
@@ -22,7 +24,7 @@ from bertviz_core.model.checkpoint import (
     open_checkpoint,
     read_checkpoint,
 )
-from bertviz_core.model.huggingface import TANH_GELU
+from bertviz_core.model.huggingface import ERF_GELU
 from bertviz_core.model.variables import HEADS
 from tests.model.checkpoints import write_google_checkpoint
 from tests.model.huggingface_files import write_huggingface_folder
@@ -39,13 +41,15 @@ TOLERANCE = 1e-4
 
 
 def keras_bert_output(folder, token_ids=TOKEN_IDS):
-    """The encoder's last layer for ``token_ids``, loaded by keras-bert alone from a Google layout folder."""
-    model = runtime.keras_bert().load_trained_model_from_checkpoint(
-        str(folder / "bert_config.json"),
-        str(folder / "bert_model.ckpt"),
-        training=False,
-        seq_len=token_ids.shape[1],
-    )
+    """The encoder's last layer for ``token_ids``, loaded by keras-bert's loader from a Google layout folder
+    (inside the scope that names the exact GELU, for the folders whose bert_config.json asks for it)."""
+    with erf_gelu_scope():
+        model = runtime.keras_bert().load_trained_model_from_checkpoint(
+            str(folder / "bert_config.json"),
+            str(folder / "bert_model.ckpt"),
+            training=False,
+            seq_len=token_ids.shape[1],
+        )
     return model.predict([token_ids, np.zeros_like(token_ids)], verbose=0)
 
 
@@ -72,7 +76,7 @@ def hf_start(tmp_path_factory):
 def test_a_hugging_face_start_loads_through_keras_berts_loader_with_its_weights(hf_start):
     encoder = load_encoder(hf_start, 12)
     output = encoder.predict([TOKEN_IDS, np.zeros_like(TOKEN_IDS)], verbose=0)
-    oracle = encoder_output(safetensors_weights(hf_start.folder), SMALL.heads, TOKEN_IDS, gelu="tanh")
+    oracle = encoder_output(safetensors_weights(hf_start.folder), SMALL.heads, TOKEN_IDS, gelu="erf")
     assert max_difference(output, oracle) < TOLERANCE
     # The position table is cut to the sequence, as keras-bert does for any checkpoint.
     assert encoder.get_layer("Embedding-Position").get_weights()[0].shape == (12, 16)
@@ -80,7 +84,8 @@ def test_a_hugging_face_start_loads_through_keras_berts_loader_with_its_weights(
 
 def test_conversions_both_ways_keep_every_weight_and_the_encoder_output(hf_start, tmp_path):
     google = convert_checkpoint(hf_start, tmp_path / "google", GOOGLE)
-    oracle = encoder_output(safetensors_weights(hf_start.folder), SMALL.heads, TOKEN_IDS, gelu="tanh")
+    assert json.loads((google / "bert_config.json").read_text())["hidden_act"] == "gelu_erf"
+    oracle = encoder_output(safetensors_weights(hf_start.folder), SMALL.heads, TOKEN_IDS, gelu="erf")
     assert max_difference(keras_bert_output(google), oracle) < TOLERANCE
     assert json.loads((google / "tokenizer_config.json").read_text()) == {"do_lower_case": True}
     # Back to Hugging Face's layout, through the Google checkpoint: the same tensors, BertModel's names.
@@ -93,14 +98,14 @@ def test_conversions_both_ways_keep_every_weight_and_the_encoder_output(hf_start
     assert (config["architectures"], config["model_type"], config["hidden_act"]) == (
         ["BertModel"],
         "bert",
-        "gelu_new",
+        "gelu",
     )
     assert json.loads((back / "tokenizer_config.json").read_text())["do_lower_case"] is True
     reread = read_checkpoint(back)
     assert (reread.config, reread.vocabulary.tokens, reread.gelu) == (
         hf_start.config,
         hf_start.vocabulary.tokens,
-        TANH_GELU,
+        ERF_GELU,
     )
     # Straight from Hugging Face to Hugging Face, the start's own erf GELU is kept.
     assert (
