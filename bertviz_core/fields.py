@@ -118,11 +118,18 @@ class TrainingField:
     name: str
     label: str  # in a sentence
     title: str  # the page's label
-    default: int | float
-    limits: tuple[float, float]
+    default: int | float | str
+    limits: tuple[float, float] | None  # None for a choice
     option: str  # the command line's option
     help: str
     whole: bool = True  # a whole number (else a fraction or a rate)
+    choices: tuple[str, ...] = ()  # the values of a setting that is one of a few words
+
+
+# How much of a pretrained start training changes (``TrainSettings.encoder``): every layer, or only the
+# softmax head on top of an encoder kept as it was (feature extraction: the encoder reads each text
+# once, then only the head trains, in seconds).
+FINE_TUNE, FROZEN = "fine-tune", "frozen"
 
 
 TRAINING_FIELDS: tuple[TrainingField, ...] = (
@@ -140,6 +147,10 @@ TRAINING_FIELDS: tuple[TrainingField, ...] = (
                   "The same seed gives the same sample, split, starting weights and result."),
     TrainingField("patience", "patience", "Patience (epochs)", 2, (1, 500), "--patience",
                   "Stop early after this many epochs without a better validation accuracy; the best epoch is kept."),
+    TrainingField("encoder", "encoder setting", "Encoder", FINE_TUNE, None, "--encoder",
+                  f"{FINE_TUNE}: train every layer of the model; {FROZEN}: keep a pretrained encoder as it is and "
+                  "train only the softmax head on its average token vectors (the encoder reads each text once, "
+                  "then the epochs take seconds).", whole=False, choices=(FINE_TUNE, FROZEN)),
 )  # fmt: skip
 
 TRAINING_FIELD: dict[str, TrainingField] = {field.name: field for field in TRAINING_FIELDS}

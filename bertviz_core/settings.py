@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bertviz_core.errors import TrainingError
-from bertviz_core.fields import TRAINING_FIELD, TRAINING_FIELDS
+from bertviz_core.fields import FINE_TUNE, FROZEN, TRAINING_FIELD, TRAINING_FIELDS
+
+__all__ = ["FINE_TUNE", "FROZEN", "TrainSettings"]
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,8 @@ class TrainSettings:
     """How to train. The defaults learn the sample data sets in a minute or two on 2 CPU cores.
 
     ``patience``: epochs without a better validation accuracy (or the same with a lower loss) before
-    stopping early.
+    stopping early. ``encoder``: ``FINE_TUNE`` trains every layer; ``FROZEN`` trains only the head on a
+    pretrained encoder kept as it is.
     """
 
     epochs: int = TRAINING_FIELD["epochs"].default
@@ -23,10 +26,19 @@ class TrainSettings:
     val_share: float = TRAINING_FIELD["val_share"].default
     seed: int = TRAINING_FIELD["seed"].default
     patience: int = TRAINING_FIELD["patience"].default
+    encoder: str = TRAINING_FIELD["encoder"].default
 
     def __post_init__(self) -> None:
         for field in TRAINING_FIELDS:
-            value, (low, high) = getattr(self, field.name), field.limits
+            value = getattr(self, field.name)
+            if field.choices:
+                if value not in field.choices:
+                    raise TrainingError(
+                        f"The {field.label} must be {' or '.join(repr(choice) for choice in field.choices)}, "
+                        f"not {str(value)[:40]!r}."
+                    )
+                continue
+            low, high = field.limits
             is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if field.name == "learning_rate":
                 if not (is_number and low < value <= high):
@@ -42,6 +54,10 @@ class TrainSettings:
                 raise TrainingError(
                     f"The {field.label} must be a whole number from {int(low):,} to {int(high):,}, not {value!r}."
                 )
+
+    @property
+    def trains_encoder(self) -> bool:
+        return self.encoder == FINE_TUNE
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,7 +19,7 @@ from bertviz_core.data.limits import MAX_ROWS
 from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import UserError
-from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELDS
+from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELD, TRAINING_FIELDS
 from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
 from bertviz_core.model.checkpoint import CheckpointFiles, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
@@ -58,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_hub_cache_option(start)
     fit = train.add_argument_group("training")
     for field in TRAINING_FIELDS:
+        if field.choices:
+            fit.add_argument(field.option, dest=field.name, choices=field.choices, default=field.default,
+                             help=f"{field.help} Default: {field.default}.")  # fmt: skip
+            continue
         fit.add_argument(
             field.option, dest=field.name, type=int if field.whole else float, default=field.default,
             metavar="N" if field.whole else "F", help=field.help,
@@ -142,6 +146,15 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder to save the model in.")
+    if not settings.trains_encoder and not args.checkpoint:
+        raise UserError(
+            f"{TRAINING_FIELD['encoder'].option} {settings.encoder} trains the head on a pretrained encoder; give "
+            "--checkpoint, or fine-tune a new model's every layer."
+        )
+    if not settings.trains_encoder and getattr(args, "distributed", False):
+        raise UserError(
+            f"{TRAINING_FIELD['encoder'].option} {settings.encoder} trains on one process; leave out --distributed."
+        )
     distributed = _start_distributed(settings) if getattr(args, "distributed", False) else None
     if args.checkpoint:
         fixed = [
@@ -183,7 +196,8 @@ def _train_and_save(
 ) -> int:
     rows, notes = _read_rows(args)
     dataset, text_column, label_column = rows.dataset, rows.text_column, rows.label_column
-    check_training_fits(config, len(dataset.class_names), settings.batch_size)  # before any progress line
+    # before any progress line
+    check_training_fits(config, len(dataset.class_names), settings.batch_size, encoder=settings.encoder)
     chief = distributed is None or distributed.setup.is_chief
     if not args.json and chief:
         print(
