@@ -14,6 +14,7 @@ import psutil
 
 from bertviz_core.arithmetic.config import ModelConfig, valid_head_counts
 from bertviz_core.arithmetic.training_memory import (
+    ENCODE_BATCH,
     TrainingMemory,
     as_trained,
     estimate_pretraining_memory,
@@ -21,7 +22,7 @@ from bertviz_core.arithmetic.training_memory import (
     estimated_build_mb,
 )
 from bertviz_core.errors import MemoryGuardError
-from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS
+from bertviz_core.fields import FINE_TUNE, FROZEN, MODEL_FIELD, MODEL_FIELDS
 from bertviz_core.text import MIB
 
 DEFAULT_BUDGET_MB = 2000
@@ -80,12 +81,23 @@ def training_budget_mb(beside_server: bool = False) -> int:
 
 
 def check_training_fits(
-    config: ModelConfig, num_classes: int, batch_size: int, budget_mb: int | None = None
+    config: ModelConfig,
+    num_classes: int,
+    batch_size: int,
+    budget_mb: int | None = None,
+    encoder: str = FINE_TUNE,
 ) -> TrainingMemory:
-    """Raise MemoryGuardError with a sentence when training would not fit in the memory budget."""
+    """Raise MemoryGuardError with a sentence when training would not fit in the memory budget;
+    ``encoder`` is the training setting (``FROZEN``: the head only, on a pretrained encoder)."""
     budget = training_budget_mb() if budget_mb is None else budget_mb
-    need = estimate_training_memory(config, num_classes, batch_size)
+    need = estimate_training_memory(config, num_classes, batch_size, encoder)
     if need.total_mb > budget:
+        if encoder == FROZEN:
+            raise MemoryGuardError(
+                f"Training the head on this encoder would need about {need.total_mb:,} MB ({need.parameters:,} "
+                f"parameters to hold, one forward pass of {ENCODE_BATCH} texts and TensorFlow's runtime), more "
+                f"than the {budget:,} MB allowed; choose a smaller checkpoint or a shorter sequence length."
+            )
         raise MemoryGuardError(
             f"Training this model would need about {need.total_mb:,} MB ({need.parameters:,} parameters "
             f"with Adam, activations for a batch of {batch_size} and TensorFlow's runtime), more than the "

@@ -16,6 +16,7 @@ from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import total_params
 from bertviz_core.errors import ConfigError
+from bertviz_core.fields import FINE_TUNE, FROZEN
 from bertviz_core.text import MIB
 
 # Measured with `size --verify` on a 2-core machine (peak resident memory of the whole process):
@@ -47,6 +48,14 @@ TRAINING_RUNTIME_MB = 860
 WEIGHT_COPIES_BYTES_PER_PARAM = 12
 ACTIVATION_FACTOR = 2.3  # measured activations ÷ the textbook count
 
+# Training the head only (settings.FROZEN, model.head_only): the encoder reads the texts ENCODE_BATCH at a
+# time in inference mode, keeping no activations for a backward pass; only the head has gradients and
+# Adam's moments. What this machine adds: loading the checkpoint and one forward pass's live tensors
+# (first guesses, calibrated on all-MiniLM-L6-v2 in benchmarks/memory_calibration.py).
+ENCODE_BATCH = 64  # texts per forward pass of the frozen encoder (model.head_only)
+FROZEN_COPIES_BYTES_PER_PARAM = 8
+FORWARD_FACTOR = 2.0  # live tensors of a forward pass ÷ one block's textbook activations
+
 
 # --- a real build (the explorer's proof) ---------------------------------------------------------
 def estimated_build_mb(config: ModelConfig) -> int:
@@ -76,6 +85,8 @@ class TrainingMemory:
     runtime: int
     weight_copies: int
     tensorflow_extra: int
+    encoder: str = FINE_TUNE  # FROZEN: only the head trains (gradients and moments of its parameters)
+    trained_parameters: int | None = None  # None: every parameter
 
     @property
     def theory_bytes(self) -> int:
@@ -106,6 +117,14 @@ class TrainingMemory:
 
     def theory_sentence(self) -> str:
         state = self.weights + self.gradients + self.adam_moments
+        if self.encoder == FROZEN:
+            return (
+                f"Theory {self.theory_mb:,} MB: {self.parameters:,} parameters × 4 bytes (the weights in fp32; a "
+                f"frozen encoder has no gradients and no Adam moments, the head's {self.trained_parameters:,} "
+                f"have both) = {_mb(state)} MB, plus the textbook activations of one encoder block for "
+                f"{ENCODE_BATCH} texts at a time = {_mb(self.activations)} MB (a forward pass keeps none for "
+                "a backward one)."
+            )
         return (
             f"Theory {self.theory_mb:,} MB: {self.parameters:,} parameters × 16 bytes (weights, gradients and "
             f"Adam's two moments, 4 bytes each in fp32) = {_mb(state)} MB, plus the textbook activations for "
@@ -113,6 +132,13 @@ class TrainingMemory:
         )
 
     def machine_sentence(self) -> str:
+        if self.encoder == FROZEN:
+            return (
+                f"This machine adds {self.machine_mb:,} MB: TensorFlow's runtime {_mb(self.runtime)} MB, "
+                f"{_mb(self.weight_copies)} MB of weight copies ({FROZEN_COPIES_BYTES_PER_PARAM} bytes per "
+                f"parameter: loading the checkpoint) and {_mb(self.tensorflow_extra)} MB of the forward "
+                "pass's other live tensors."
+            )
         return (
             f"This machine adds {self.machine_mb:,} MB: TensorFlow's runtime {_mb(self.runtime)} MB, "
             f"{_mb(self.weight_copies)} MB of weight copies ({WEIGHT_COPIES_BYTES_PER_PARAM} bytes per parameter: "
@@ -150,22 +176,46 @@ def _training_memory(
     )
 
 
-def estimate_training_memory(config: ModelConfig, num_classes: int, batch_size: int) -> TrainingMemory:
+def estimate_training_memory(
+    config: ModelConfig, num_classes: int, batch_size: int, encoder: str = FINE_TUNE
+) -> TrainingMemory:
     """Training memory of keras-bert's encoder plus a softmax classifier on the tokens' average (the training page's
-    model, whatever heads ``config`` has), with Adam in fp32."""
-    encoder = config.with_changes(encoder_only=True)
-    activations = costs.memory(encoder, batch_size).activation_bytes
+    model, whatever heads ``config`` has), with Adam in fp32: every layer trained (``FINE_TUNE``), or the head
+    only on a frozen encoder (``FROZEN``, ``model.head_only``)."""
+    model = config.with_changes(encoder_only=True)
+    if encoder == FROZEN:
+        return _frozen_memory(model, num_classes, batch_size)
+    activations = costs.memory(model, batch_size).activation_bytes
     return _training_memory(
-        costs.classifier_params(encoder, num_classes),
+        costs.classifier_params(model, num_classes),
         batch_size,
         activations,
         int(activations * (ACTIVATION_FACTOR - 1)),
     )
 
 
-def training_job_mb(config: ModelConfig, num_classes: int, batch_size: int) -> int:
+def _frozen_memory(model: ModelConfig, num_classes: int, batch_size: int) -> TrainingMemory:
+    parameters = costs.classifier_params(model, num_classes)
+    head = model.embed_dim * num_classes + num_classes
+    one_block = costs.memory(model, ENCODE_BATCH).activation_bytes // model.layers
+    return TrainingMemory(
+        parameters=parameters,
+        batch_size=batch_size,
+        weights=parameters * WEIGHT_BYTES_PER_PARAM,
+        gradients=head * GRADIENT_BYTES_PER_PARAM,
+        adam_moments=head * ADAM_MOMENT_BYTES_PER_PARAM,
+        activations=one_block,
+        runtime=TRAINING_RUNTIME_MB * MIB,
+        weight_copies=parameters * FROZEN_COPIES_BYTES_PER_PARAM,
+        tensorflow_extra=int(one_block * (FORWARD_FACTOR - 1)),
+        encoder=FROZEN,
+        trained_parameters=head,
+    )
+
+
+def training_job_mb(config: ModelConfig, num_classes: int, batch_size: int, encoder: str = FINE_TUNE) -> int:
     """Peak resident memory of a worker process that trains this model, TensorFlow included."""
-    return estimate_training_memory(config, num_classes, batch_size).total_mb
+    return estimate_training_memory(config, num_classes, batch_size, encoder).total_mb
 
 
 def prediction_job_mb(config: ModelConfig, num_classes: int) -> int:

@@ -5,7 +5,9 @@ The page and the CLI follow a run through a small progress protocol: any object 
 - ``on_epoch_end(epoch_record: dict)``: after each completed epoch (see ``EPOCH_KEYS``);
 - ``on_batch_end(epoch, batch, batches_per_epoch)``: after each training batch, counting from 1;
 - ``should_stop() -> bool``: polled after every batch; True ends the run, keeping the best
-  completed epoch so far.
+  completed epoch so far;
+- ``on_encoding(texts_done, texts)``: training the head only, while the frozen encoder reads the
+  texts once before the first epoch (at most once a second).
 
 An epoch record's ``samples_per_second`` is training rows / seconds of the epoch's training
 batches (the validation pass after them excluded); ``seconds`` is the whole epoch, validation
@@ -22,6 +24,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,6 +40,7 @@ from bertviz_core.model import runtime
 from bertviz_core.model.checkpoint import CheckpointFiles
 from bertviz_core.model.classifier import ClassifierBundle, batched_probabilities
 from bertviz_core.model.distributed import DistributedTraining
+from bertviz_core.model.head_only import FrozenEncoder, Head
 from bertviz_core.model.prepared import Lender, PreparedClassifier, Shape, batches
 from bertviz_core.settings import TrainSettings
 
@@ -69,6 +73,8 @@ class TrainingProgress(Protocol):
     def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None: ...
 
     def should_stop(self) -> bool: ...
+
+    def on_encoding(self, texts_done: int, texts: int) -> None: ...
 
 
 @functools.cache
@@ -151,7 +157,7 @@ def _progress_callback_class() -> type:
                 self.model.stop_training = True
             elif self.better(record):
                 self.best_val_accuracy, self.best_val_loss = record["val_accuracy"], record["val_loss"]
-                self.best_weights = self.model.get_weights()  # NumPy copies, safe from later updates
+                self.best_weights = _copy_weights(self.model, self.best_weights)
                 self.best_epoch = record["epoch"]
                 self.epochs_without_improvement = 0
             else:
@@ -176,6 +182,17 @@ def _progress_callback_class() -> type:
             )
 
     return ProgressCallback
+
+
+def _copy_weights(model: Any, kept: list[np.ndarray] | None) -> list[np.ndarray]:
+    """NumPy copies of ``model``'s weights (safe from later updates), written into ``kept``, an earlier
+    epoch's copy, when there is one: a new list beside the old one would hold the weights twice for a
+    moment, which for all-MiniLM-L6-v2 was the 85 MB that made the run's peak."""
+    if kept is None:
+        return model.get_weights()
+    for array, weight in zip(kept, model.weights, strict=True):
+        array[...] = weight.numpy()  # one variable's temporary at a time
+    return kept
 
 
 # Speed of the training step, measured on the reference model (benchmarks.figures.REFERENCE_CONFIG, batch 32)
@@ -211,13 +228,153 @@ def _validator(
         return batched_probabilities(forward, ids, classes)
 
     def validate() -> tuple[float, float]:
-        predicted = probabilities(token_ids)
-        picked = predicted[np.arange(len(labels)), labels]
-        # The same clipping as Keras' cross-entropy on probabilities.
-        loss = -np.log(np.clip(picked, KERAS_EPSILON, 1 - KERAS_EPSILON)).mean()
-        return float(loss), float((predicted.argmax(axis=1) == labels).mean())
+        return _loss_and_accuracy(probabilities(token_ids), labels)
 
     return validate, probabilities
+
+
+def _loss_and_accuracy(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Cross-entropy (with Keras' clipping of probabilities) and accuracy of ``predicted`` rows."""
+    picked = predicted[np.arange(len(labels)), labels]
+    loss = -np.log(np.clip(picked, KERAS_EPSILON, 1 - KERAS_EPSILON)).mean()
+    return float(loss), float((predicted.argmax(axis=1) == labels).mean())
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What either way of training leaves: the classifier with its best epoch's weights, the epochs'
+    records (the callback), the validation probabilities, and the time it took."""
+
+    model: Any
+    progress: Any  # the progress callback: history, best epoch, how it stopped
+    probabilities: np.ndarray
+    seconds: float
+    trained_parameters: int
+    encoding_seconds: float | None = None  # head only: the encoder's one pass over the texts
+
+
+def _kept_best(progress: Any, model: Any) -> None:
+    """After ``fit``: the best epoch's weights back in ``model``, or one sentence why there are none."""
+    if progress.best_weights is None:
+        if progress.diverged:
+            raise TrainingError(
+                "The loss became infinite or NaN in the first epoch; lower the learning rate."
+            )
+        raise TrainingError(
+            "Training was stopped before the first epoch finished, so there is no model to keep; "
+            "let it run at least one epoch."
+        )
+    model.set_weights(progress.best_weights)
+
+
+def _fine_tune(
+    config: ModelConfig,
+    class_names: tuple[str, ...],
+    settings: TrainSettings,
+    callbacks: Any,
+    checkpoint: CheckpointFiles | None,
+    distributed: DistributedTraining | None,
+    models: Lender | None,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+) -> _Fitted:
+    """Every layer trained: the classifier fitted on the token ids."""
+    tf = runtime.tensorflow()
+    shape = Shape.of(config, len(class_names), settings.seed)
+    if models is not None and checkpoint is None and distributed is None:
+        prepared = models.get(shape, settings.learning_rate)
+    else:
+        # Multi-worker: variables created and compiled in the strategy's scope are mirrored on every worker.
+        with distributed.scope() if distributed is not None else contextlib.nullcontext():
+            prepared = PreparedClassifier(shape, settings.learning_rate, checkpoint=checkpoint)
+    model = prepared.model
+    batches_per_epoch = math.ceil(len(train[1]) / settings.batch_size)
+    validate, probabilities_of = _validator(prepared, *validation)
+    train_batches = batches(tf, *train, settings.batch_size, shuffle_seed=settings.seed)
+    if distributed is not None:
+        validate = distributed.agreed(validate)  # every worker takes the same early-stopping decisions
+        train_batches = distributed.shard(train_batches)
+    progress = _progress_callback_class()(
+        callbacks, batches_per_epoch, len(train[1]), settings.patience, validate, settings.learning_rate,
+        settings.epochs,
+    )  # fmt: skip
+    started = time.perf_counter()
+    model.fit(train_batches, epochs=settings.epochs, callbacks=[progress], verbose=0)
+    seconds = time.perf_counter() - started
+    _kept_best(progress, model)
+    trained = int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
+    return _Fitted(model, progress, probabilities_of(validation[0]), seconds, trained)
+
+
+# The encoder's pass over the texts reports its progress at most this often (progress.on_encoding).
+ENCODING_UPDATES_PER_SECOND = 1
+
+
+def _train_head(
+    config: ModelConfig,
+    class_names: tuple[str, ...],
+    settings: TrainSettings,
+    callbacks: Any,
+    checkpoint: CheckpointFiles,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+) -> _Fitted:
+    """The head only (``head_only``): the encoder reads every text once, then the head trains on the
+    vectors with the same epochs, schedule, early stopping and records as fine-tuning."""
+    started = time.perf_counter()
+    encoder = FrozenEncoder(config, len(class_names), settings.seed, checkpoint)
+    total, last_report = len(train[0]) + len(validation[0]), [0.0]
+
+    def after_batch(done_before: int) -> Callable[[int], bool]:
+        def report(done: int) -> bool:
+            now = time.monotonic()
+            if now - last_report[0] >= 1 / ENCODING_UPDATES_PER_SECOND or done_before + done == total:
+                last_report[0] = now
+                _call(callbacks, "on_encoding", done_before + done, total)
+            return bool(_call(callbacks, "should_stop"))
+
+        return report
+
+    train_vectors = encoder.vectors(train[0], after_batch(0))
+    validation_vectors = None
+    if train_vectors is not None:
+        validation_vectors = encoder.vectors(validation[0], after_batch(len(train[0])))
+    if validation_vectors is None:
+        raise TrainingError(
+            "Training was stopped while the encoder was still reading the texts, so there is no model to keep; "
+            "let it run at least one epoch."
+        )
+    encoding_seconds = time.perf_counter() - started
+    head = Head(encoder.model, settings.learning_rate)
+    labels = validation[1]
+
+    def validate() -> tuple[float, float]:
+        return _loss_and_accuracy(head.probabilities(validation_vectors), labels)
+
+    progress = _progress_callback_class()(
+        callbacks, math.ceil(len(train[1]) / settings.batch_size), len(train[1]), settings.patience, validate,
+        settings.learning_rate, settings.epochs,
+    )  # fmt: skip
+    head.model.fit(
+        head.batches(train_vectors, train[1], settings.batch_size, settings.seed),
+        epochs=settings.epochs,
+        callbacks=[progress],
+        verbose=0,
+    )
+    _kept_best(progress, head.model)  # the head's weights are the classifier's Classifier layer
+    return _Fitted(
+        encoder.model,
+        progress,
+        head.probabilities(validation_vectors),
+        time.perf_counter() - started,
+        int(head.model.count_params()),
+        encoding_seconds,
+    )
+
+
+def _call(callbacks: Any, name: str, *args: Any) -> Any:
+    method = getattr(callbacks, name, None)
+    return method(*args) if callable(method) else None
 
 
 def train_classifier(
@@ -243,6 +400,10 @@ def train_classifier(
     ``models``: where a new model comes from when the run starts from scratch on one process; a
     ``prepared.Lender`` may hand over a kept, already traced model of the same shape, reset to what
     a new one would be. Without it, and from a checkpoint or distributed, the model is built here.
+
+    ``settings.encoder`` ``FROZEN`` (a checkpoint only) keeps the encoder as it is and trains the head on
+    its text vectors (``head_only``); the epochs' records, the metrics and the saved classifier are those
+    of fine-tuning, plus ``encoding_seconds``, the encoder's one pass over the texts.
     """
     settings = settings or TrainSettings()
     config = config.with_changes(encoder_only=True)
@@ -257,7 +418,14 @@ def train_classifier(
             f"The labels hold only one class ({class_names[0] if class_names else 'none'}); "
             "a classifier needs at least two."
         )
-    check_training_fits(config, len(class_names), settings.batch_size)
+    if not settings.trains_encoder and checkpoint is None:
+        raise TrainingError(
+            "Training the head only needs a pretrained encoder, and a new model's has learnt nothing yet; "
+            "start from a checkpoint or fine-tune every layer."
+        )
+    if not settings.trains_encoder and distributed is not None:
+        raise TrainingError("Training the head only runs on one process; train it without the other workers.")
+    check_training_fits(config, len(class_names), settings.batch_size, encoder=settings.encoder)
     if distributed is not None:  # multi-worker: see model/distributed.py
         distributed.check_batch(settings.batch_size)
         callbacks = distributed.progress(callbacks)
@@ -286,52 +454,17 @@ def train_classifier(
         val_labels,
         class_names,
     )
-    tf = runtime.tensorflow()
-    shape = Shape.of(config, len(class_names), settings.seed)
-    if models is not None and checkpoint is None and distributed is None:
-        prepared = models.get(shape, settings.learning_rate)
+    if settings.trains_encoder:
+        fitted = _fine_tune(
+            config, class_names, settings, callbacks, checkpoint, distributed, models,
+            (train_encoded.token_ids, train_labels), (val_encoded.token_ids, val_labels),
+        )  # fmt: skip
     else:
-        # Multi-worker: variables created and compiled in the strategy's scope are mirrored on every worker.
-        with distributed.scope() if distributed is not None else contextlib.nullcontext():
-            prepared = PreparedClassifier(shape, settings.learning_rate, checkpoint=checkpoint)
-    model = prepared.model
-    batches_per_epoch = math.ceil(len(train_idx) / settings.batch_size)
-    validate, probabilities_of = _validator(prepared, val_encoded.token_ids, val_labels)
-    train_batches = batches(
-        tf, train_encoded.token_ids, train_labels, settings.batch_size, shuffle_seed=settings.seed
-    )
-    if distributed is not None:
-        validate = distributed.agreed(validate)  # every worker takes the same early-stopping decisions
-        train_batches = distributed.shard(train_batches)
-    progress = _progress_callback_class()(
-        callbacks,
-        batches_per_epoch,
-        len(train_idx),
-        settings.patience,
-        validate,
-        settings.learning_rate,
-        settings.epochs,
-    )
-    started = time.perf_counter()
-    model.fit(
-        train_batches,
-        epochs=settings.epochs,
-        callbacks=[progress],
-        verbose=0,
-    )
-    training_seconds = time.perf_counter() - started
-    if progress.best_weights is None:
-        if progress.diverged:
-            raise TrainingError(
-                "The loss became infinite or NaN in the first epoch; lower the learning rate."
-            )
-        raise TrainingError(
-            "Training was stopped before the first epoch finished, so there is no model to keep; "
-            "let it run at least one epoch."
-        )
-    model.set_weights(progress.best_weights)
-
-    probabilities = probabilities_of(val_encoded.token_ids)
+        fitted = _train_head(
+            config, class_names, settings, callbacks, checkpoint,
+            (train_encoded.token_ids, train_labels), (val_encoded.token_ids, val_labels),
+        )  # fmt: skip
+    model, progress, probabilities = fitted.model, fitted.progress, fitted.probabilities
     metrics = {
         "classes": list(class_names),
         **evaluate(val_labels, probabilities.argmax(axis=1), class_names, train_labels),
@@ -347,10 +480,11 @@ def train_classifier(
         "diverged": progress.diverged,
         "start": {"from": "scratch"}
         if checkpoint is None
-        else {"from": "checkpoint", "name": checkpoint.name},
+        else {"from": "checkpoint", "name": checkpoint.name, "gelu": checkpoint.gelu},
         "train_samples": int(len(train_idx)),
         "parameters": int(model.count_params()),
-        "training_seconds": round(training_seconds, 3),
+        "trained_parameters": fitted.trained_parameters,
+        "training_seconds": round(fitted.seconds, 3),
         "tokens": {
             "vocabulary_size": len(vocabulary),
             "train": train_encoded.stats(),
@@ -359,6 +493,9 @@ def train_classifier(
             "token_lengths": train_encoded.token_lengths.tolist(),
         },
     }
+    if fitted.encoding_seconds is not None:
+        # Head only: the one pass of the encoder over every text, before the epochs (in training_seconds).
+        metrics["encoding_seconds"] = round(fitted.encoding_seconds, 3)
     if distributed is not None:
         metrics["distributed"] = distributed.summary(
             int(model.optimizer.iterations.numpy()), settings.batch_size
