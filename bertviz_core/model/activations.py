@@ -20,6 +20,8 @@ back as keras-bert's tanh form, silently.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +39,7 @@ class GeluErf:
     __name__ = "GeluErf"  # Keras names activations by __name__ in its messages and summaries
 
     def __call__(self, x: Any) -> Any:
-        return runtime.tensorflow().nn.gelu(x, approximate=False)
+        return _gelu_erf(runtime.tensorflow())(x)
 
     def get_config(self) -> dict:
         return {}
@@ -59,3 +61,24 @@ def erf_gelu_scope() -> Iterator[None]:
     tf = runtime.tensorflow()
     with tf.keras.utils.custom_object_scope({GOOGLE_ACTIVATION[ERF_GELU]: GeluErf()}):
         yield
+
+
+@functools.cache
+def _gelu_erf(tf: Any) -> Any:
+    """GELU with its gradient written out, so that training keeps only its input for the backward pass.
+
+    Differentiated op by op, GELU keeps four more tensors of the feed-forward layer's hidden size
+    (x / √2, erf, 1 + erf, x / 2) per block until the backward pass; on all-MiniLM-L6-v2 (batch 32,
+    64 tokens) they are 12.6 MB each, 300 MB in all. The gradient, Φ(x) + x·φ(x), is recomputed from x.
+    """
+    sqrt_half, inverse_sqrt_two_pi = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
+
+    @tf.custom_gradient
+    def gelu(x: Any) -> Any:
+        def gradient(upstream: Any) -> Any:
+            cdf = 0.5 * (1.0 + tf.math.erf(x * sqrt_half))
+            return upstream * (cdf + x * inverse_sqrt_two_pi * tf.exp(-0.5 * tf.square(x)))
+
+        return tf.nn.gelu(x, approximate=False), gradient
+
+    return gelu
