@@ -87,7 +87,7 @@ def test_fine_tuning_from_a_checkpoint_uses_its_vocabulary_and_saves_a_bundle_th
     )  # fmt: skip
     assert bundle.vocabulary == files.vocabulary
     assert bundle.config == files.model_config(16)
-    assert bundle.metrics["start"] == {"from": "checkpoint", "name": files.name}
+    assert bundle.metrics["start"] == {"from": "checkpoint", "name": files.name, "gelu": "tanh"}
     # WordPiece: "films" is the piece pair film + ##s, not an unknown word.
     encoded = encode_texts(bundle.vocabulary, ["The films"], 16)
     tokens = [bundle.vocabulary.tokens[i] for i in encoded.token_ids[0] if i]
