@@ -43,8 +43,12 @@ START_SECONDS = 15.0
 
 
 def expected_training_seconds(config: ModelConfig, classes: int, rows: int, settings: TrainSettings) -> float:
-    flops = costs.compute(config.with_changes(encoder_only=True), classes=classes).training
-    return START_SECONDS + settings.epochs * rows * flops / (TRAINING_GFLOPS * 1e9)
+    """The queue's first guess; training the head only is one forward pass over the texts (a third of a
+    training step's products) and epochs of the head, whose products are negligible."""
+    compute = costs.compute(config.with_changes(encoder_only=True), classes=classes)
+    if not settings.trains_encoder:
+        return START_SECONDS + rows * compute.forward / (TRAINING_GFLOPS * 1e9)
+    return START_SECONDS + settings.epochs * rows * compute.training / (TRAINING_GFLOPS * 1e9)
 
 
 def training_request(
@@ -71,7 +75,7 @@ def training_request(
             "folder": str(folder),
             "checkpoint": {"folder": str(checkpoint[0]), "name": checkpoint[1]} if checkpoint else None,
         },
-        memory_mb=training_job_mb(config, classes, settings.batch_size),
+        memory_mb=training_job_mb(config, classes, settings.batch_size, settings.encoder),
         owner=owner,
         time_limit_seconds=max(1800.0, 4 * expected),
         expected_seconds=expected,

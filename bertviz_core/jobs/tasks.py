@@ -50,6 +50,8 @@ class _TrainingReporter:
         self.progress, self.epochs = progress, epochs
         self.last_batch_event = 0.0
         self.started: float | None = None
+        # The head only: the pace of the encoder's reading counts the loading before it (a cautious estimate).
+        self.encoding_started = time.monotonic()
 
     def on_batch_end(self, epoch: int, batch: int, batches_per_epoch: int) -> None:
         now = time.monotonic()
@@ -64,6 +66,15 @@ class _TrainingReporter:
 
     def on_epoch_end(self, record: dict) -> None:
         self.progress.emit(Epoch(dict(record)))
+
+    def on_encoding(self, done: int, total: int) -> None:
+        """Training the head only: the frozen encoder reads every text once before the first epoch."""
+        left = (time.monotonic() - self.encoding_started) / max(done, 1) * (total - done)
+        self.progress.emit(
+            Stage(
+                f"The frozen encoder is reading the texts once: {done:,} of {total:,}, about {left:,.0f} s left..."
+            )
+        )
 
     def should_stop(self) -> bool:
         return self.progress.should_stop()
@@ -98,6 +109,8 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
         checkpoint = read_checkpoint(inputs["checkpoint"]["folder"], inputs["checkpoint"]["name"])
     if checkpoint is None and SHELF.holds(Shape.of(config, len(dataset.class_names), settings.seed)):
         stage = "Resetting the model this worker has already built and traced..."
+    elif not settings.trains_encoder:
+        stage = "Loading the checkpoint, whose encoder will read every text once..."
     else:
         stage = f"{'Loading the checkpoint' if checkpoint else 'Building the model'} and tracing the training step..."
     progress.emit(Stage(stage))
