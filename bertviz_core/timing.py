@@ -22,6 +22,12 @@ rate is measured by ``model.machine_rate.measure_machine_rate`` in a worker proc
 What is predicted is one epoch's ``seconds`` in ``model.training``'s epoch records: the training
 batches plus the validation pass after them, once warm. The first epoch also traces the training
 step and is slower (about twice on this machine's reference model): it is not predicted.
+
+Training the head only (``FROZEN``, ``model.head_only``) is two things: the frozen encoder's one
+forward pass over every text (``predict_encoding_seconds``: the forward share of the same four kinds
+of work, in batches of ``ENCODE_BATCH``), then epochs of the head alone on the text vectors
+(``predict_epoch_seconds(..., encoder=FROZEN)``: d × classes products, one validation call, Adam on
+the head's parameters), which take a fraction of a second.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from dataclasses import dataclass
 
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.arithmetic.training_memory import ENCODE_BATCH
+from bertviz_core.fields import FINE_TUNE, FROZEN
 
 # About 1.5 s of 1024 × 1024 products: long enough to settle, short enough to pass unnoticed.
 MEASURE_SECONDS = 1.5
@@ -109,14 +117,30 @@ class EpochWork:
 
 
 def epoch_work(
-    config: ModelConfig, classes: int, batch_size: int, rows: int, validation_rows: int = 0
+    config: ModelConfig,
+    classes: int,
+    batch_size: int,
+    rows: int,
+    validation_rows: int = 0,
+    encoder: str = FINE_TUNE,
 ) -> EpochWork:
-    """The work of one epoch of ``rows`` training texts and ``validation_rows`` validation texts."""
+    """The work of one epoch of ``rows`` training texts and ``validation_rows`` validation texts; with
+    ``encoder`` ``FROZEN``, an epoch of the head alone on the texts' vectors."""
     if batch_size < 1 or rows < 0 or validation_rows < 0 or classes < 1:
         raise ValueError("batch_size and classes must be positive, rows not negative")
     model = training_model(config)
-    work = costs.compute(model, classes=classes)
     steps = math.ceil(rows / batch_size)
+    if encoder == FROZEN:
+        head = model.embed_dim * classes + classes
+        per_text = 2 * model.embed_dim * classes  # one d × classes product, forward
+        return EpochWork(
+            flops=rows * 3 * per_text + validation_rows * per_text,
+            hidden_values=0.0,
+            calls=steps + (1 if validation_rows else 0),  # the validation vectors go in one call
+            parameter_updates=steps * head,
+            flops_per_text=3 * per_text,
+        )
+    work = costs.compute(model, classes=classes)
     return EpochWork(
         flops=rows * work.training + validation_rows * work.forward,
         hidden_values=(rows + validation_rows * FORWARD_SHARE) * model.layers * model.seq_len * model.ff_dim,
@@ -133,14 +157,16 @@ def predict_epoch_seconds(
     rows: int,
     machine_rate: float,
     validation_rows: int = 0,
+    encoder: str = FINE_TUNE,
 ) -> EpochPrediction:
     """Seconds of one warm epoch: ``rows`` training texts in batches of ``batch_size``, then a
     forward pass over ``validation_rows`` texts, on a machine whose 1024 × 1024 fp32 product runs at
     ``machine_rate`` FLOP/s. Texts are padded or cut to ``config.seq_len``, so every text costs the
-    same whatever its length."""
+    same whatever its length. ``encoder`` ``FROZEN``: an epoch of the head only, on the vectors the
+    encoder gave the texts once before (``predict_encoding_seconds``)."""
     if machine_rate <= 0:
         raise ValueError("machine_rate must be positive")
-    work = epoch_work(config, classes, batch_size, rows, validation_rows)
+    work = epoch_work(config, classes, batch_size, rows, validation_rows, encoder)
     parts = {
         "matrix products": work.flops / EFFICIENCY / machine_rate,
         "element-wise": work.hidden_values * HIDDEN_VALUE_COST / machine_rate,
@@ -158,6 +184,43 @@ def predict_epoch_seconds(
         efficiency=EFFICIENCY,
         parts=parts,
     )
+
+
+@dataclass(frozen=True)
+class EncodingPrediction:
+    """The frozen encoder's one pass over the texts (training the head only), and its parts."""
+
+    seconds: float
+    texts: int
+    flops: int
+    machine_rate: float
+    parts: dict[str, float]
+
+    def explanation(self) -> str:
+        """One line: how the figure was worked out."""
+        other = self.parts["element-wise"] + self.parts["per call"]
+        return (
+            f"{self.flops / max(self.texts, 1) / 1e6:,.1f} MFLOPs per text (one forward pass) × {self.texts:,} texts "
+            f"÷ ({self.machine_rate / 1e9:,.0f} GFLOP/s measured × {EFFICIENCY:.2f} efficiency) = "
+            f"{self.parts['matrix products']:,.1f} s of matrix products, + {other:,.1f} s of element-wise work and "
+            f"the fixed cost of {math.ceil(self.texts / ENCODE_BATCH):,} batches of {ENCODE_BATCH}"
+        )
+
+
+def predict_encoding_seconds(config: ModelConfig, texts: int, machine_rate: float) -> EncodingPrediction:
+    """Seconds the frozen encoder takes to read ``texts`` texts once (training the head only: the
+    training and validation texts, before the first epoch): a forward pass, ``ENCODE_BATCH`` at a time."""
+    if machine_rate <= 0 or texts < 0:
+        raise ValueError("machine_rate must be positive and texts not negative")
+    model = training_model(config)
+    flops = texts * costs.compute(model, classes=1).forward
+    parts = {
+        "matrix products": flops / EFFICIENCY / machine_rate,
+        "element-wise": texts * FORWARD_SHARE * model.layers * model.seq_len * model.ff_dim
+        * HIDDEN_VALUE_COST / machine_rate,
+        "per call": math.ceil(texts / ENCODE_BATCH) * CALL_COST / machine_rate,
+    }  # fmt: skip
+    return EncodingPrediction(sum(parts.values()), texts, flops, machine_rate, parts)
 
 
 def steady_epoch_seconds(history: list[dict]) -> tuple[float, list[int]] | None:

@@ -12,6 +12,7 @@ import pytest
 from bertviz_core import timing
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
+from bertviz_core.fields import FROZEN
 from bertviz_core.jobs import tasks
 from bertviz_core.jobs.protocol import MEASURE_RATE
 from bertviz_core.jobs.requests import machine_rate_request
@@ -155,3 +156,28 @@ def test_the_measurement_is_a_short_shared_job() -> None:
     assert request.kind == MEASURE_RATE and tasks.TASKS[request.kind] is tasks.measure_rate
     assert request.owner == "" and request.interactive
     assert request.inputs["seconds"] == timing.MEASURE_SECONDS <= 2
+
+
+# --- training the head only --------------------------------------------------------------------------
+MINILM = ModelConfig(vocab=30522, seq_len=64, pos_num=64, embed_dim=384, heads=12, layers=6, ff_dim=1536)
+
+
+def test_the_encoders_reading_is_a_forward_pass_over_every_text() -> None:
+    reading = timing.predict_encoding_seconds(MINILM, 2000, RATE)
+    forward = costs.compute(MINILM.with_changes(encoder_only=True), classes=1).forward
+    assert reading.flops == 2000 * forward and reading.texts == 2000
+    assert reading.parts["matrix products"] == pytest.approx(2000 * forward / (RATE * timing.EFFICIENCY))
+    assert reading.parts["per call"] == pytest.approx(math.ceil(2000 / 64) * timing.CALL_COST / RATE)
+    assert reading.seconds == pytest.approx(sum(reading.parts.values()))
+    # A third of a training epoch's products over the same texts, as a forward pass is.
+    epoch = timing.predict_epoch_seconds(MINILM, 5, 32, 2000, RATE)
+    assert reading.parts["matrix products"] == pytest.approx(epoch.parts["matrix products"] / 3, rel=1e-3)
+    assert "one forward pass" in reading.explanation() and "32 batches of 64" in reading.explanation()
+
+
+def test_a_head_epoch_is_the_head_alone() -> None:
+    head = timing.predict_epoch_seconds(MINILM, 5, 32, 1600, RATE, validation_rows=400, encoder=FROZEN)
+    work = timing.epoch_work(MINILM, 5, 32, 1600, 400, encoder=FROZEN)
+    assert work.hidden_values == 0 and work.calls == 50 + 1  # the validation vectors in one call
+    assert work.parameter_updates == 50 * (384 * 5 + 5)
+    assert head.seconds < timing.predict_epoch_seconds(MINILM, 5, 32, 1600, RATE, 400).seconds / 100

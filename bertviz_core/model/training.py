@@ -321,8 +321,9 @@ def _train_head(
 ) -> _Fitted:
     """The head only (``head_only``): the encoder reads every text once, then the head trains on the
     vectors with the same epochs, schedule, early stopping and records as fine-tuning."""
-    started = time.perf_counter()
     encoder = FrozenEncoder(config, len(class_names), settings.seed, checkpoint)
+    # From here, as fine-tuning's training_seconds starts after the model is built.
+    reading = time.perf_counter()
     total, last_report = len(train[0]) + len(validation[0]), [0.0]
 
     def after_batch(done_before: int) -> Callable[[int], bool]:
@@ -344,7 +345,7 @@ def _train_head(
             "Training was stopped while the encoder was still reading the texts, so there is no model to keep; "
             "let it run at least one epoch."
         )
-    encoding_seconds = time.perf_counter() - started
+    encoding_seconds = time.perf_counter() - reading
     head = Head(encoder.model, settings.learning_rate)
     labels = validation[1]
 
@@ -366,7 +367,7 @@ def _train_head(
         encoder.model,
         progress,
         head.probabilities(validation_vectors),
-        time.perf_counter() - started,
+        time.perf_counter() - reading,
         int(head.model.count_params()),
         encoding_seconds,
     )
@@ -494,7 +495,7 @@ def train_classifier(
         },
     }
     if fitted.encoding_seconds is not None:
-        # Head only: the one pass of the encoder over every text, before the epochs (in training_seconds).
+        # Head only: the encoder's one reading of every text, before the epochs (in training_seconds).
         metrics["encoding_seconds"] = round(fitted.encoding_seconds, 3)
     if distributed is not None:
         metrics["distributed"] = distributed.summary(
