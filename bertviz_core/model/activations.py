@@ -31,6 +31,18 @@ from bertviz_core.model import runtime
 # What someone outside this project adds to keras-bert's custom objects to load a classifier that
 # started from an exact-GELU checkpoint (tf.keras.activations.gelu is the exact form by default).
 EXTRA_CUSTOM_OBJECT = '"GeluErf": lambda **config: tf.keras.activations.gelu'
+# The export's caption, for such a classifier (``needs_gelu_erf``).
+EXPORT_NOTE = (
+    'This model started from a checkpoint trained with the exact GELU (Hugging Face\'s "gelu"), so its '
+    f"model.h5 also needs `{EXTRA_CUSTOM_OBJECT}` among those custom objects."
+)
+
+
+def needs_gelu_erf(metrics: dict) -> bool:
+    """Whether a trained classifier's encoder computes the exact GELU (``GeluErf``), from its metrics'
+    ``start``; classifiers trained before the start's GELU was recorded all used keras-bert's tanh one."""
+    start = metrics.get("start") if isinstance(metrics, dict) else None
+    return isinstance(start, dict) and start.get("gelu") == ERF_GELU
 
 
 class GeluErf:

@@ -171,3 +171,11 @@ def test_transformers_agrees_and_reads_both_conversions_back(minilm, tmp_path):
     back = convert_checkpoint(minilm["google"], tmp_path / "hf", HUGGING_FACE)
     assert json.loads((back / "config.json").read_text())["hidden_act"] == "gelu"
     assert difference(last_layer(back), source, ids) < TOLERANCE
+
+
+def test_the_export_caption_is_for_classifiers_that_need_it():
+    assert activations.needs_gelu_erf({"start": {"from": "checkpoint", "name": "m", "gelu": "erf"}})
+    assert not activations.needs_gelu_erf({"start": {"from": "checkpoint", "name": "m", "gelu": "tanh"}})
+    assert not activations.needs_gelu_erf({"start": {"from": "checkpoint", "name": "older run"}})
+    assert not activations.needs_gelu_erf({})
+    assert activations.EXTRA_CUSTOM_OBJECT in activations.EXPORT_NOTE
