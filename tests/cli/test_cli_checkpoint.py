@@ -33,7 +33,7 @@ def test_train_from_a_checkpoint_zip_then_predict(checkpoint_zip, tmp_path, repo
                        "--seq-len", "16", *FAST, "--json", cwd=repo_root)  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]
     report = json.loads(finished.stdout)
-    assert report["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2"}
+    assert report["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2", "gelu": "tanh"}
     assert report["config"] == {**SMALL.to_dict(), "seq_len": 16, "pos_num": 16, "encoder_only": True}
     # The saved vocabulary is the checkpoint's own.
     with zipfile.ZipFile(checkpoint_zip) as archive:
@@ -41,6 +41,25 @@ def test_train_from_a_checkpoint_zip_then_predict(checkpoint_zip, tmp_path, repo
     predicted = run_cli("predict", str(out), "a great film", "--json", cwd=repo_root)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert json.loads(predicted.stdout)["predictions"][0]["label"] in {"negative", "positive"}
+
+
+def test_train_the_head_only_from_a_checkpoint(checkpoint_zip, tmp_path, repo_root):
+    csv_path = write_reviews_csv(tmp_path / "reviews.csv")
+    finished = run_cli("train", str(csv_path), "--out", str(tmp_path / "model"), "--checkpoint", str(checkpoint_zip),
+                       "--encoder", "frozen", "--seq-len", "16", *FAST, "--json", cwd=repo_root)  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    report = json.loads(finished.stdout)
+    assert report["settings"]["encoder"] == "frozen" and report["trained_parameters"] == 16 * 2 + 2
+    assert report["encoding_seconds"] > 0 and len(report["history"]) == 2
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["training"]["encoder"] == "frozen"
+
+
+def test_the_head_only_without_a_checkpoint_exits_2(tmp_path, repo_root):
+    csv_path = write_reviews_csv(tmp_path / "reviews.csv", rows=20)
+    finished = run_cli(
+        "train", str(csv_path), "--out", str(tmp_path / "m"), "--encoder", "frozen", cwd=repo_root
+    )
+    _assert_one_sentence_error(finished, "--encoder frozen trains the head on a pretrained encoder")
 
 
 def _bad_zip(path, entries):
