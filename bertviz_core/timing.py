@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass
 
 from bertviz_core.arithmetic import costs
+from bertviz_core.arithmetic.bert_config import ERF_GELU, TANH_GELU
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import ENCODE_BATCH
 from bertviz_core.fields import FINE_TUNE, FROZEN
@@ -61,8 +62,18 @@ FORWARD_SHARE = 1 / 3
 # and 9 of 20 configurations fell outside the band (0.65-2.33).
 EFFICIENCY = 0.94  # share of the measured 1024 x 1024 rate the model's own matrix products reach
 HIDDEN_VALUE_COST = 3090.0  # FLOP-equivalents per feed-forward hidden value of a training step
+# An encoder with the exact GELU (a Hugging Face start, model.activations.GeluErf) does about two thirds
+# of the element-wise operations per hidden value: 16 forward and backward (its gradient written out)
+# against the 24 of keras-bert's tanh form and its autodiff. Counted, not fitted: with it, all-MiniLM-L6-v2
+# fine-tuned in two quiet runs at sequence 64 and 128 is predicted 1.10-1.20 x its measured epochs (1.21-1.31
+# without), and its encoder's reading 0.98 and 1.06 x, medians of three runs (tests/test_timing.py).
+EXACT_GELU_SHARE = 16 / 24
 CALL_COST = 6.8e8  # FLOP-equivalents per training step or validation batch (fixed overhead)
 PARAMETER_COST = 690.0  # FLOP-equivalents per parameter per training step (Adam's update)
+# A head-only epoch's steps are tiny (a d × classes product): what is left of a call is Keras' and the
+# callback's fixed cost, which does not follow the matrix-product rate. Measured on all-MiniLM-L6-v2's
+# vectors in three runs (45 and 23 calls an epoch, 0.03-0.1 s, at 48-170 GFLOP/s): 1.5e8 to 2.5e8.
+HEAD_CALL_COST = 2.3e8
 
 
 @dataclass(frozen=True)
@@ -158,19 +169,21 @@ def predict_epoch_seconds(
     machine_rate: float,
     validation_rows: int = 0,
     encoder: str = FINE_TUNE,
+    gelu: str = TANH_GELU,
 ) -> EpochPrediction:
     """Seconds of one warm epoch: ``rows`` training texts in batches of ``batch_size``, then a
     forward pass over ``validation_rows`` texts, on a machine whose 1024 × 1024 fp32 product runs at
     ``machine_rate`` FLOP/s. Texts are padded or cut to ``config.seq_len``, so every text costs the
     same whatever its length. ``encoder`` ``FROZEN``: an epoch of the head only, on the vectors the
-    encoder gave the texts once before (``predict_encoding_seconds``)."""
+    encoder gave the texts once before (``predict_encoding_seconds``). ``gelu``: the encoder's
+    (``CheckpointFiles.gelu``; a new model's is ``TANH_GELU``)."""
     if machine_rate <= 0:
         raise ValueError("machine_rate must be positive")
     work = epoch_work(config, classes, batch_size, rows, validation_rows, encoder)
     parts = {
         "matrix products": work.flops / EFFICIENCY / machine_rate,
-        "element-wise": work.hidden_values * HIDDEN_VALUE_COST / machine_rate,
-        "per call": work.calls * CALL_COST / machine_rate,
+        "element-wise": work.hidden_values * _hidden_value_cost(gelu) / machine_rate,
+        "per call": work.calls * (HEAD_CALL_COST if encoder == FROZEN else CALL_COST) / machine_rate,
         "optimizer": work.parameter_updates * PARAMETER_COST / machine_rate,
     }
     return EpochPrediction(
@@ -207,9 +220,12 @@ class EncodingPrediction:
         )
 
 
-def predict_encoding_seconds(config: ModelConfig, texts: int, machine_rate: float) -> EncodingPrediction:
+def predict_encoding_seconds(
+    config: ModelConfig, texts: int, machine_rate: float, gelu: str = TANH_GELU
+) -> EncodingPrediction:
     """Seconds the frozen encoder takes to read ``texts`` texts once (training the head only: the
-    training and validation texts, before the first epoch): a forward pass, ``ENCODE_BATCH`` at a time."""
+    training and validation texts, before the first epoch): a forward pass, ``ENCODE_BATCH`` at a time;
+    ``gelu`` as for ``predict_epoch_seconds``."""
     if machine_rate <= 0 or texts < 0:
         raise ValueError("machine_rate must be positive and texts not negative")
     model = training_model(config)
@@ -217,10 +233,14 @@ def predict_encoding_seconds(config: ModelConfig, texts: int, machine_rate: floa
     parts = {
         "matrix products": flops / EFFICIENCY / machine_rate,
         "element-wise": texts * FORWARD_SHARE * model.layers * model.seq_len * model.ff_dim
-        * HIDDEN_VALUE_COST / machine_rate,
+        * _hidden_value_cost(gelu) / machine_rate,
         "per call": math.ceil(texts / ENCODE_BATCH) * CALL_COST / machine_rate,
     }  # fmt: skip
     return EncodingPrediction(sum(parts.values()), texts, flops, machine_rate, parts)
+
+
+def _hidden_value_cost(gelu: str) -> float:
+    return HIDDEN_VALUE_COST * (EXACT_GELU_SHARE if gelu == ERF_GELU else 1.0)
 
 
 def steady_epoch_seconds(history: list[dict]) -> tuple[float, list[int]] | None:
