@@ -260,6 +260,11 @@ def print_train_summary(report: dict) -> None:
     history = report["history"]
     if started_from(report):
         print(f"Started from the checkpoint {started_from(report)}.")
+    if report.get("encoding_seconds") is not None:
+        print(
+            f"Trained the head only ({report['trained_parameters']:,} of {report['parameters']:,} parameters): "
+            f"the frozen encoder read the texts once in {report['encoding_seconds']:,.1f} s."
+        )
     print(
         f"Trained on {report['train_samples']:,} texts and validated on {report['val_samples']:,}; "
         f"best epoch {report['best_epoch']} of {len(history)}"
