@@ -74,11 +74,11 @@ def runs_for(seq_lens: list[int], fine_tune_rate: str, head_rate: str, fine_tune
     return runs
 
 
-def train(csv_path: Path, run: Run) -> dict:
+def train(csv_path: Path, run: Run, seed: int = SEED) -> dict:
     """``run`` in a fresh process: its ``train --json`` report, its peak memory and its wall time."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-c", CHILD, "train", str(csv_path), "--out", folder, "--json",
-                   "--seed", str(SEED), *run.options]  # fmt: skip
+                   "--seed", str(seed), *run.options]  # fmt: skip
         environment = {**os.environ, "BERTVIZ_MEMORY_BUDGET_MB": str(BUDGET_MB)}
         started = time.perf_counter()
         child = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--head-rate", default="1e-2")
     parser.add_argument("--head-epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help="the split's, the sample's and the weights' seed"
+    )
     parser.add_argument("--json", type=Path, help="keep every run's report here; runs already in it are kept")
     parser.add_argument("--fortunes", type=Path, help="with --write: Debian's fortunes folder")
     parser.add_argument("--write", type=Path, help="with --fortunes: the CSV to write")
@@ -178,7 +181,7 @@ def main() -> None:
     for run in runs:
         if run.name in done or (options.only and run.name not in options.only):
             continue
-        results.append(train(options.csv, run))
+        results.append(train(options.csv, run, options.seed))
         row = row_of(results[-1])
         print(f"{run.name}: accuracy {row['accuracy']:.3f}, macro F1 {row['macro_f1']:.3f}, "
               f"{row['seconds_per_epoch']:.1f} s/epoch, {row['peak_mb']:,.0f} MB, best epoch {row['epochs']}, "
