@@ -4,7 +4,8 @@ Like the explorer's ``ExplorerState``: the page reads every box's value once, at
 ``TrainState``, and every section takes what it needs from it. Nothing below reads a box of its
 own, so a value cannot flow up the page (a seed read by the data section before the seed box is
 drawn) and two sections never disagree about a setting. The state decides what the boxes may
-hold: a head count that no longer divides the embedding becomes the nearest one that does.
+hold: a head count that no longer divides the embedding becomes the nearest one that does, and a
+new model fine-tunes every layer whatever the encoder box says (only a checkpoint's can be frozen).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config, valid_head_counts
 from bertviz_core.errors import ConfigError, TrainingError
-from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELD, TRAINING_FIELDS
+from bertviz_core.fields import FINE_TUNE, MODEL_FIELD, TRAINING_FIELD, TRAINING_FIELDS
 from bertviz_core.settings import TrainSettings
 
 # The model boxes: the position count follows the sequence length.
@@ -60,6 +61,8 @@ class TrainState:
         for field in TRAINING_FIELDS:
             raw = setting_box(field.name)
             values[field.name] = field.default if raw is None else raw
+        if start != CHECKPOINT:  # a new model's encoder has learnt nothing to keep: it always trains
+            values["encoder"] = FINE_TUNE
         return cls(
             MappingProxyType(model), MappingProxyType(values), CHECKPOINT if start == CHECKPOINT else SCRATCH
         )
