@@ -46,7 +46,7 @@ def test_fine_tune_an_uploaded_checkpoint_then_compare_with_a_new_model(
         files=[{"name": "uncased_L-1_H-16_A-2.zip", "mimeType": "application/zip", "buffer": payload}]
     )
     wait_for_run(page, after=before)
-    main.get_by_text("fixed by its bert_config.json").wait_for(timeout=30_000)
+    main.get_by_text("fixed by its configuration").wait_for(timeout=30_000)
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     set_number(page, "train_checkpoint_seq_len_64", 16, wait_for_run, finished_runs)
     set_number(page, "train_epochs", 1, wait_for_run, finished_runs)
@@ -94,7 +94,7 @@ def test_pretrain_on_the_samples_texts_then_fine_tune_from_it(page, wait_for_run
         assert "pretrained_L-1_H-32_A-2/bert_config.json" in archive.namelist()
 
     choose(page, "A pretrained checkpoint", wait_for_run, finished_runs)
-    main.get_by_text("fixed by its bert_config.json").wait_for(timeout=30_000)
+    main.get_by_text("fixed by its configuration").wait_for(timeout=30_000)
     train_and_wait(page, wait_for_run)
     main.get_by_text("from the checkpoint pretrained_L-1_H-32_A-2").wait_for(timeout=30_000)
 

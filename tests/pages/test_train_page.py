@@ -472,7 +472,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert not page.exception and not page.error, [element.value for element in page.error]
     assert page.select_slider(key="train_learning_rate").value == 3e-5  # a released BERT: a fine-tuning rate
     assert page.selectbox(key="train_checkpoint_choice").value is not None
-    assert any("fixed by its bert_config.json" in caption.value for caption in page.caption)
+    assert any("fixed by its configuration" in caption.value for caption in page.caption)
     assert {metric.label: metric.value for metric in page.metric}["Vocabulary"] == "64"
     # Most reviews are longer than 8 tokens: the page offers 16 for the checkpoint's own box.
     page.number_input(key="train_checkpoint_seq_len_64").set_value(8).run()
@@ -528,3 +528,53 @@ def chart_titled_subplots(page: AppTest, subplot_title: str) -> dict:
             annotation.get("text") == subplot_title for annotation in spec["layout"].get("annotations", [])
         )
     )
+
+
+def test_a_hugging_face_folders_files_or_a_model_id_become_a_start_stored_once(page, tmp_path, monkeypatch):
+    """The files of a Hugging Face folder, uploaded together, become a start; the same files again
+    choose the stored one instead of storing a copy; a model id comes from the server's hub cache,
+    and one it cannot fetch gets one sentence; a stored start can be deleted."""
+    from tests.model.huggingface_files import hub_cache_with, write_huggingface_folder
+
+    small = ModelConfig(vocab=64, seq_len=32, pos_num=32, embed_dim=16, heads=2, layers=1, ff_dim=32)
+    folder = write_huggingface_folder(tmp_path / "tiny-bert", small, sentence_transformers=True)
+    files = [
+        (path.name, path.read_bytes(), "application/octet-stream")
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    ]
+    page.radio(key="train_start_from").set_value("checkpoint").run()
+
+    def stored() -> list[str]:
+        return [run for run in page.selectbox(key="train_checkpoint_choice").options]
+
+    for _ in range(2):  # the second upload of the same files stores nothing new
+        page.file_uploader[-1].set_value(files).run()
+        assert not page.exception and not page.error, [element.value for element in page.error]
+    # Named from its configuration (loose files name no folder), and stored once.
+    assert len([label for label in stored() if label.startswith("uploaded_L-1_H-16_A-2 (uploaded at")]) == 1
+    assert any("fixed by its configuration" in caption.value for caption in page.caption)
+    assert (
+        page.select_slider(key="train_learning_rate").value == 3e-5
+    )  # pretrained elsewhere: a fine-tuning rate
+
+    # A model id from the server's hub cache (the hub itself is out of reach here: offline).
+    cache = tmp_path / "hub"
+    hub_cache_with(cache, "someone/tiny-bert", folder, ("config.json", "model.safetensors", "vocab.txt"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("BERTVIZ_HUB_CACHE", str(cache))
+    from bertviz_ui.jobs import hub_cache
+
+    hub_cache.clear()
+    page.text_input(key="train_hub_id").input("someone/tiny-bert")
+    page.button[[b.label for b in page.button].index("Fetch")].click().run()
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any("someone/tiny-bert (fetched" in label for label in stored())
+    page.text_input(key="train_hub_id").input("someone/not-here")
+    page.button[[b.label for b in page.button].index("Fetch")].click().run()
+    (error,) = [element.value for element in page.error]
+    assert "cannot be reached from this machine" in error and "upload it as a zip instead" in error
+    before = len(stored())
+    page.button(key="train_checkpoint_delete").click().run()
+    assert not page.exception and len(stored()) == before - 1
+    hub_cache.clear()
