@@ -23,13 +23,13 @@ def choose(page, label: str, wait_for_run, finished_runs) -> None:
 
 
 def train_and_wait(page, wait_for_run) -> None:
-    count = page.locator(".st-key-train_confusion").count()
+    count = page.locator(".st-key-train_per_class").count()
     page.locator(".st-key-train_start button").click()
     page.locator(".st-key-train_stop").wait_for(timeout=60_000)
     page.locator(".st-key-train_stop").wait_for(state="detached", timeout=TRAINING_TIMEOUT_MS)
-    page.locator(".st-key-train_confusion").wait_for(timeout=60_000)
+    page.locator(".st-key-train_per_class").wait_for(timeout=60_000)
     wait_for_run(page)
-    assert page.locator(".st-key-train_confusion").count() >= count
+    assert page.locator(".st-key-train_per_class").count() >= count
 
 
 def test_fine_tune_an_uploaded_checkpoint_then_compare_with_a_new_model(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import tempfile
 import zipfile
 
@@ -363,40 +361,6 @@ def test_settings_survive_a_visit_to_the_explorer(repo_root):
     assert not app.exception
     assert app.number_input(key="train_epochs").value == 3
     assert app.selectbox(key="train_sample").value == "headlines"
-
-
-PAGE_PROCESS_PROBE = """
-import json, sys
-from streamlit.testing.v1 import AppTest
-from tests.helpers import train_on_page
-app = AppTest.from_file(sys.argv[1], default_timeout=180).run()
-for key, value in (("train_model_embed_dim", 16), ("train_model_ff_dim", 32), ("train_model_layers", 1),
-                   ("train_model_seq_len", 16), ("train_epochs", 1)):
-    app.number_input(key=key).set_value(value)
-app.run()
-train_on_page(app)
-app.text_input(key="train_predict_text").input("a lovely kettle").run()
-app.text_input(key="train_explain_text").input("a lovely kettle").run()
-print(json.dumps({
-    "exceptions": [element.value for element in app.exception],
-    "predicted": any(markdown.value.startswith("Predicted class:") for markdown in app.markdown),
-    "explained": any(json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "").startswith("What moved")
-                     for chart in app.get("plotly_chart")),
-    "imported": sorted(name for name in ("tensorflow", "tf_keras", "keras_bert", "keras") if name in sys.modules),
-}))
-"""
-
-
-def test_the_pages_process_never_imports_tensorflow_through_training_and_prediction(repo_root):
-    """The web server's process stays free of TensorFlow's 600 MB: training, prediction and looking
-    inside the model run in worker processes. A fresh interpreter, since this test process imports TensorFlow elsewhere."""
-    finished = subprocess.run(
-        [sys.executable, "-c", PAGE_PROCESS_PROBE, str(repo_root / "app_pages" / "train.py")],
-        cwd=repo_root, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert outcome == {"exceptions": [], "predicted": True, "explained": True, "imported": []}, outcome
 
 
 def test_an_upload_is_released_once_read_and_the_session_keeps_a_compact_table(page):
