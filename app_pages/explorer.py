@@ -7,6 +7,7 @@ Nothing here imports TensorFlow: a real build runs only on request, in another p
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -14,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.arithmetic import explain, growth, presets
-from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES
+from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES, bert_config_json
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import (
     arithmetic_table,
@@ -164,9 +165,10 @@ def export(config: ModelConfig, link_params: dict[str, str]) -> None:
     st.code(base + ("?" + urlencode(link_params) if link_params else ""), language=None)
     frame, snippet = layer_table(config), config.python_snippet()
     left, middle, right = st.columns(3)
-    left.download_button("Configuration (JSON)", config.to_json(), file_name="bert_config.json",
-                         mime="application/json", on_click="ignore", icon=":material/download:",
-                         key="explorer_download_json")  # fmt: skip
+    left.download_button("bert_config.json", json.dumps(bert_config_json(config), indent=2), file_name="bert_config.json",
+                         mime="application/json", on_click="ignore", icon=":material/download:", key="explorer_download_json",
+                         help="Google's format, which 'Open a checkpoint's configuration' above opens again; it has no "
+                         "sequence length (the link keeps it).")  # fmt: skip
     middle.download_button("Layer table (CSV)", lambda: to_safe_csv(frame), file_name="bert_layers.csv",
                            mime="text/csv", on_click="ignore", icon=":material/download:",
                            key="explorer_download_csv")  # fmt: skip

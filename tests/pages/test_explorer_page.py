@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic import presets
-from bertviz_core.arithmetic.bert_config import parse_bert_config
+from bertviz_core.arithmetic.bert_config import bert_config_json, parse_bert_config
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.explorer_state import ExplorerState
 from bertviz_core.arithmetic.params import TABLE_COLUMNS, arithmetic_table, total_params
@@ -404,6 +404,20 @@ def test_formulas_and_exports_are_on_the_page() -> None:
     assert any("get_model(" in code and "token_num=1000" in code and "head_num=1" in code for code in codes)
     keys = {button.key for button in app.get("download_button")}
     assert {"explorer_download_json", "explorer_download_csv", "explorer_download_snippet"} <= keys
+
+
+def test_the_downloaded_bert_config_is_googles_and_opens_back() -> None:
+    """The explorer's bert_config.json download is Google's format, which its own opener reads: the
+    same model, with a sequence as long as its positions (the format has no sequence length)."""
+    config = ModelConfig(
+        vocab=1000, seq_len=36, pos_num=128, embed_dim=48, heads=4, layers=3, ff_dim=96, encoder_only=False
+    )
+    written = json.dumps(bert_config_json(config)).encode()
+    assert parse_bert_config(written, encoder_only=False) == config.with_changes(seq_len=128)
+    app = _page(**{key: str(value) for key, value in config.to_query_params().items()})
+    opened = _open_bert_config(app, written)
+    assert not opened.exception and not opened.error
+    assert opened.query_params["vocab"] == "1000" and opened.query_params["heads"] == "4"
 
 
 def test_layer_table_csv_is_safe_and_complete() -> None:
