@@ -87,11 +87,16 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
         return
     # The same breakdown as the explorer's "Training memory" figure: one model, one figure.
     st.caption(
-        f"{need.parameters:,} parameters. Training needs about {need.total_mb:,} MB of the {budget:,} MB this "
-        f"app allows per training, which runs in a worker process of its own.  \n"
-        f"{escape_markdown(need.theory_sentence())}  \n{escape_markdown(need.machine_sentence())}"
+        f":material/memory: {need.parameters:,} parameters; training needs about **{need.total_mb:,} MB** of the "
+        f"{budget:,} MB this app allows per training, in a worker process of its own."
     )
-    training_prediction(config, classes, settings, rows.dataset.label_ids)
+    how_long = training_prediction(config, classes, settings, rows.dataset.label_ids)
+    with st.expander("How the memory and the time are worked out"):
+        st.markdown(
+            escape_markdown(need.theory_sentence()) + "  \n" + escape_markdown(need.machine_sentence())
+        )
+        if how_long:
+            st.markdown(how_long)
     if running():
         live_panel()
         return
