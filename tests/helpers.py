@@ -70,15 +70,15 @@ def separable_dataset(rows: int = 160, seed: int = 0) -> Dataset:
     return Dataset(texts=tuple(texts), labels=tuple(labels), class_names=names, label_ids=ids, notes=())
 
 
-def train_on_page(app, timeout: float = 300) -> None:
-    """Click Train on the training page (AppTest) and run the page again until the run has ended
-    (its Stop button is gone): the training is a job in a worker process, which AppTest's fragments
-    do not follow by themselves."""
-    app.button(key="train_start").click().run()
-    if not any(button.key == "train_stop" for button in app.button) and app.error:
-        raise AssertionError(f"the training did not start: {[element.value for element in app.error]}")
+def train_on_page(app, timeout: float = 300, kind: str = "train") -> None:
+    """Click Train (or Pretrain, ``kind``) on the training page (AppTest) and run the page again until
+    the run has ended (its Stop button is gone): the training is a job in a worker process, which
+    AppTest's fragments do not follow by themselves."""
+    app.button(key=f"{kind}_start").click().run()
+    if not any(button.key == f"{kind}_stop" for button in app.button) and app.error:
+        raise AssertionError(f"the {kind} job did not start: {[element.value for element in app.error]}")
     deadline = time.monotonic() + timeout
-    while any(button.key == "train_stop" for button in app.button):
+    while any(button.key == f"{kind}_stop" for button in app.button):
         if time.monotonic() > deadline:
             raise AssertionError("the training did not finish")
         time.sleep(0.5)

@@ -608,8 +608,13 @@ def test_stop_then_train_again_in_one_session(browser, harness, server: Server) 
         click_train(visitor)()
         harness.wait_for_epochs(visitor.page, 2, TRAINING_TIMEOUT_MS)
         visitor.page.locator(".st-key-train_stop button").click()
-        visitor.until_text("Training was stopped after", timeout_ms=TRAINING_TIMEOUT_MS)
+        stopped = visitor.until_text("Training was stopped after", timeout_ms=TRAINING_TIMEOUT_MS)
         assert visitor.page.locator(".st-key-train_per_class").count() == 1
+        # The run keeps what it had: its complete epochs, and the best of them.
+        complete = int(re.search(r"stopped after (\d+) complete", visitor.main_text()).group(1))
+        assert 2 <= complete < 100 and "(the best validation accuracy) is kept" in visitor.main_text(), (
+            stopped
+        )
 
         configure([visitor], {**TINY_MODEL, "train_patience": 100})  # back to 2 epochs
         click_train(visitor)()

@@ -138,53 +138,6 @@ def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, sc
     assert "tensorflow" not in maps and "keras" not in maps
 
 
-def test_stop_keeps_the_best_epoch_so_far(page, wait_for_run, finished_runs, wait_for_epochs):
-    open_train_page(page, wait_for_run)
-    make_tiny(page, wait_for_run, finished_runs, epochs=60)
-    set_number(page, "train_patience", 60, wait_for_run, finished_runs)
-
-    page.locator(".st-key-train_start button").click()
-    # After two epochs or more, stop.
-    wait_for_epochs(page, 2, TRAINING_TIMEOUT_MS)
-    page.locator(".st-key-train_stop button").click()
-
-    stopped = page.get_by_text("Training was stopped after")
-    stopped.wait_for(timeout=TRAINING_TIMEOUT_MS)
-    wait_for_run(page)
-    complete = int(stopped.inner_text().split("after ")[1].split(" ")[0])
-    assert 2 <= complete < 60
-    page.locator(".st-key-train_per_class").wait_for()
-    assert page.locator(".st-key-train_stop").count() == 0
-
-
-def test_two_tabs_train_at_once_without_seeing_each_other(page, another_page, wait_for_run, finished_runs):
-    # Two browser contexts, as two people would be: nothing shared, both windows "visible".
-    first, second = page, another_page
-    for tab in (first, second):
-        open_train_page(tab, wait_for_run)
-        make_tiny(tab, wait_for_run, finished_runs, epochs=3)
-    before = finished_runs(first)
-    first.get_by_text("My CSV file").click()
-    wait_for_run(first, after=before)
-    before = finished_runs(first)
-    first.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv()}]
-    )
-    wait_for_run(first, after=before)
-
-    first.locator(".st-key-train_start button").click()
-    second.locator(".st-key-train_start button").click()
-    for tab in (first, second):
-        tab.locator(".st-key-train_per_class").wait_for(timeout=TRAINING_TIMEOUT_MS)
-        wait_for_run(tab)
-
-    # Each tab shows its own data's classes in its own confusion matrix.
-    first_matrix = first.locator(".st-key-train_per_class").inner_text()
-    second_matrix = second.locator(".st-key-train_per_class").inner_text()
-    assert "good" in first_matrix and "positive" not in first_matrix
-    assert "positive" in second_matrix and "good" not in second_matrix
-
-
 def test_leaving_the_page_mid_training_leaves_the_training_running(
     page, wait_for_run, finished_runs, wait_for_epochs
 ):

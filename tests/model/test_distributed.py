@@ -1,5 +1,5 @@
 """Training beyond one machine: ``TF_CONFIG`` checks, two workers on localhost training one model
-with ``train --distributed``, and the same training as Ray actors.
+with ``train --distributed``.
 
 The equality test compares a 2-worker run with a single-process run at the same global batch with
 keras-bert's dropout set to 0 in every process: with dropout each worker draws masks for its half

@@ -542,3 +542,36 @@ def test_a_hugging_face_folders_files_or_a_model_id_become_a_start_stored_once(p
     page.button(key="train_checkpoint_delete").click().run()
     assert not page.exception and len(stored()) == before - 1
     hub_cache.clear()
+
+
+def test_pretrain_on_the_samples_texts_then_fine_tune_from_it(page):
+    """Pretrain the new model on the training texts (masked words, next sentences), download it in
+    Google's layout, then fine-tune from it: the new model's learning rate, its own vocabulary."""
+    from bertviz_core.model.checkpoint import zip_checkpoint
+    from bertviz_core.runs import PRETRAINING
+    from bertviz_ui.jobs import store
+
+    make_tiny(page)
+    page.number_input(key="pretrain_epochs").set_value(1).run()
+    train_on_page(page, kind="pretrain")
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any("of masked words" in success.value for success in page.success)
+    (pretrained,) = [
+        run for run in store().runs(page.session_state["visitor_key"]) if run.kind == PRETRAINING
+    ][:1]
+    with zipfile.ZipFile(
+        io.BytesIO(zip_checkpoint(pretrained.folder, inside="pretrained_L-1_H-32_A-2"))
+    ) as archive:
+        assert "pretrained_L-1_H-32_A-2/bert_config.json" in archive.namelist()
+    assert any(button.key == "pretrain_download" for button in page.get("download_button"))
+
+    page.radio(key="train_start_from").set_value("checkpoint").run()
+    chosen = page.selectbox(key="train_checkpoint_choice")
+    assert "(pretrained here at" in chosen.format_func(chosen.value)
+    assert page.select_slider(key="train_learning_rate").value == TRAINING_FIELD["learning_rate"].default
+    page.number_input(key="train_epochs").set_value(1).run()
+    train_on_page(page)
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any(
+        "from the checkpoint pretrained\\_L\\-1\\_H\\-32\\_A\\-2" in caption.value for caption in page.caption
+    )
