@@ -68,7 +68,7 @@ def start_training(
     st.session_state.pop(_NOTICE, None)
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
-        if job.snapshot().state == DONE:
+        if job.state == DONE:
             runs.finish_run(key, folder, {"source": source})
         else:
             runs.discard_folder(key, folder)

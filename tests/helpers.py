@@ -71,18 +71,21 @@ def separable_dataset(rows: int = 160, seed: int = 0) -> Dataset:
 
 
 def train_on_page(app, timeout: float = 300, kind: str = "train") -> None:
-    """Click Train (or Pretrain, ``kind``) on the training page (AppTest) and run the page again until
-    the run has ended (its Stop button is gone): the training is a job in a worker process, which
-    AppTest's fragments do not follow by themselves."""
+    """Click Train (or Pretrain, ``kind``) on the training page (AppTest), wait for the job the page
+    submitted to end, then run the page once more to show it (AppTest does not follow fragments'
+    timers). Waiting on the job itself, not by running the page again and again, leaves the CPU to
+    the worker that trains."""
+    from bertviz_ui.jobs import _visitors
+
     app.button(key=f"{kind}_start").click().run()
     if not any(button.key == f"{kind}_stop" for button in app.button) and app.error:
         raise AssertionError(f"the {kind} job did not start: {[element.value for element in app.error]}")
-    deadline = time.monotonic() + timeout
-    while any(button.key == f"{kind}_stop" for button in app.button):
-        if time.monotonic() > deadline:
-            raise AssertionError("the training did not finish")
-        time.sleep(0.5)
-        app.run()
+    job = _visitors().job(app.session_state["visitor_key"], kind)
+    if job is not None and not job.wait(timeout).is_over:
+        raise AssertionError(f"the {kind} job did not finish in {timeout} s")
+    app.run()
+    if any(button.key == f"{kind}_stop" for button in app.button):
+        raise AssertionError(f"the {kind} job is still shown as running after it ended")
 
 
 def finished_run_folder(app):
