@@ -33,7 +33,7 @@ from bertviz_ui.headline import headline
 from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
 from bertviz_ui.timing import training_time_section
-from bertviz_ui.tour import notebook_tour
+from bertviz_ui.tour import link_params, notebook_tour
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # The new figures paint before the charts redraw. Chromium runs Plotly's redraw of a changed chart
@@ -208,5 +208,6 @@ chart_tabs(config)
 layer_table_section(config)
 explanations(config)
 export(config, state.share_params())
-if st.query_params.to_dict() != state.share_params():
-    st.query_params.from_dict(state.share_params())
+address = link_params(state.share_params())
+if st.query_params.to_dict() != address:
+    st.query_params.from_dict(address)

@@ -14,9 +14,9 @@ import streamlit as st
 from bertviz_core.arithmetic import tour
 from bertviz_core.text import escape_markdown
 from bertviz_ui.controls import change
-from bertviz_ui.session import explorer_state
+from bertviz_ui.session import TOUR_STEP, explorer_state
 
-_STEP = "explorer_tour_step"  # the step shown (1..5), or absent when the walk is not on
+_STEP = TOUR_STEP
 
 
 def _go_to(number: int) -> None:
@@ -34,6 +34,15 @@ def _address(step: tour.TourStep) -> str:
     base = (st.context.url or "").split("?")[0] or "/"
     # quote: the page address comes from the visitor's browser and goes into a Markdown link.
     return quote(base, safe=":/%@") + "?" + urlencode(step.link_params)
+
+
+def link_params(shown: dict[str, str]) -> dict[str, str]:
+    """The address bar's query: the explorer's (``shown``), and the walk's step while the controls
+    hold that step's configuration, so the address is the step's own link."""
+    number = st.session_state.get(_STEP)
+    if number is None or explorer_state().config != tour.step(number).config:
+        return shown
+    return {**shown, tour.STEP_KEY: str(number)}
 
 
 def notebook_tour() -> None:
