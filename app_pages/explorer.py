@@ -33,7 +33,7 @@ from bertviz_ui.headline import headline
 from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
 from bertviz_ui.timing import training_time_section
-from bertviz_ui.tour import link_params, notebook_tour
+from bertviz_ui.tour import link_params, notebook_tour, walk_tells
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # The new figures paint before the charts redraw. Chromium runs Plotly's redraw of a changed chart
@@ -96,9 +96,13 @@ def apply_bert_config() -> None:
 
 
 def notes(state) -> None:
+    """The last change's notes; while the walk tells this configuration's story, they are its
+    details, folded under it instead of telling the same story again."""
     show = {"info": st.info, "warning": st.warning, "error": st.error}
-    for note in state.notes:
-        show[note.kind](note.text)
+    place = st.expander("The details of this step") if state.notes and walk_tells(state) else st.container()
+    with place:
+        for note in state.notes:
+            show[note.kind](note.text)
     if state.sequence_problem:
         with st.container(border=True):
             st.warning(state.sequence_problem)

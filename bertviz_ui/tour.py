@@ -36,6 +36,12 @@ def _address(step: tour.TourStep) -> str:
     return quote(base, safe=":/%@") + "?" + urlencode(step.link_params)
 
 
+def walk_tells(state) -> bool:
+    """Whether the walk is on a step and the controls still hold that step's configuration."""
+    number = st.session_state.get(_STEP)
+    return number is not None and state.config == tour.step(number).config
+
+
 def link_params(shown: dict[str, str]) -> dict[str, str]:
     """The address bar's query: the explorer's (``shown``), and the walk's step while the controls
     hold that step's configuration, so the address is the step's own link."""
@@ -61,8 +67,10 @@ def notebook_tour() -> None:
             f"**Walk through the notebook's story** · Step {step.number} of {len(tour.STEPS)}: "
             f"{escape_markdown(step.title)}"
         )
-        st.markdown(f"**The notebook saw:** {escape_markdown(step.notebook_saw)}")
-        st.markdown(f"**The explorer shows:** {escape_markdown(step.explorer_shows)}")
+        st.markdown(
+            f"**The notebook saw:** {escape_markdown(step.notebook_saw)}  \n"
+            f"**The explorer shows:** {escape_markdown(step.explorer_shows)}"
+        )
         if explorer_state().config != step.config:
             st.caption("The settings have moved since this step; Back or Next returns to the story.")
         row = st.container(horizontal=True, vertical_alignment="center")

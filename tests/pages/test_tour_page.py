@@ -48,6 +48,14 @@ def _assert_shows(app: AppTest, step: tour.TourStep) -> None:
     ]
     for note in step.state.notes:
         assert _plain(note.text) in messages
+    if step.state.notes:  # told once: the walk box tells the story, the notes wait folded below it
+        (details,) = [expander for expander in app.expander if expander.label == "The details of this step"]
+        folded = [
+            _plain(element.value)
+            for kind in ("info", "error", "warning")
+            for element in getattr(details, kind)
+        ]
+        assert sorted(folded) == sorted(_plain(note.text) for note in step.state.notes)
 
 
 def test_a_steps_link_reopens_the_walk_at_that_step() -> None:
