@@ -29,6 +29,11 @@ def test_a_head_count_that_no_longer_divides_the_embedding_becomes_the_nearest_t
 def test_invalid_boxes_give_one_sentence_and_no_config():
     state = read({"vocab": 1})
     assert state.config is None and state.model_problem.startswith("The vocabulary size must be")
+    long = read({"seq_len": 100_000})  # what a box without a maximum lets a visitor type
+    assert long.config is None
+    assert long.model_problem == (
+        "The sequence length must be from 8 to 2,048 on this page, not 100,000; the explorer shows what larger ones cost."
+    )
     bad = read(settings={"val_share": 0.9})
     assert bad.settings is None and "validation share" in bad.settings_problem
 

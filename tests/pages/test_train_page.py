@@ -154,6 +154,16 @@ def test_bad_files_show_one_error_sentence_and_the_page_keeps_working(page, name
     assert page.selectbox(key="train_sample").value == "reviews"
 
 
+def test_a_sequence_out_of_bounds_is_refused_under_the_boxes_in_one_sentence(page):
+    page.number_input(key="train_model_seq_len").set_value(100_000).run()
+    assert not page.exception
+    (error,) = [element.value for element in page.error]
+    assert error.startswith("The sequence length must be from 8 to 2,048 on this page, not 100,000")
+    assert not any(button.key == "train_start" for button in page.button)
+    page.number_input(key="train_model_seq_len").set_value(64).run()
+    assert not page.error and any(button.key == "train_start" for button in page.button)
+
+
 def test_a_model_too_big_to_train_is_refused_before_training(page):
     page.number_input(key="train_model_embed_dim").set_value(2048)
     page.number_input(key="train_model_layers").set_value(24)
