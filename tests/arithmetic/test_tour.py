@@ -64,7 +64,9 @@ def test_the_links_are_the_shortest_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    ("step", "real_count"), zip(tour.STEPS, REAL_COUNTS, strict=True), ids=lambda value: str(value)
+    ("step", "real_count"),
+    zip(tour.STEPS, REAL_COUNTS, strict=True),
+    ids=lambda value: value.preset_key if isinstance(value, tour.TourStep) else str(value),
 )
 def test_each_step_tells_its_total(step: tour.TourStep, real_count: int) -> None:
     assert total_params(step.config) == real_count
