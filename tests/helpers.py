@@ -88,6 +88,18 @@ def train_on_page(app, timeout: float = 300, kind: str = "train") -> None:
         raise AssertionError(f"the {kind} job is still shown as running after it ended")
 
 
+def rerun_until(app, found, timeout: float = 240):
+    """Run the page again (AppTest does not follow fragments' timers, which is how a page follows a
+    job) until ``found(app)`` is truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while not (result := found(app)):
+        assert time.monotonic() < deadline, "what the page waited for never arrived"
+        time.sleep(1.0)
+        app.run()
+        assert not app.exception, [element.value for element in app.exception]
+    return result
+
+
 def finished_run_folder(app):
     """The folder of the visitor's newest finished run (the page's run store, shared in-process)."""
     from bertviz_ui.jobs import store

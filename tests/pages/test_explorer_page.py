@@ -24,6 +24,7 @@ from bertviz_core.arithmetic.explorer_state import ExplorerState
 from bertviz_core.arithmetic.params import TABLE_COLUMNS, arithmetic_table, total_params
 from bertviz_core.data.export import to_safe_csv
 from bertviz_core.fields import MODEL_FIELD
+from tests.helpers import rerun_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(REPO_ROOT / "app_pages" / "explorer.py")
@@ -453,6 +454,7 @@ def test_real_build_on_request_matches_and_comes_back_from_the_cache() -> None:
     app = _page(**query)
     assert not app.success
     app.button(key="explorer_build_real").click().run(timeout=240)
+    rerun_until(app, lambda page: page.success)  # the page follows the build, a job in a worker
     _assert_clean(app)
     success = [element.value for element in app.success]
     assert success and "matches the arithmetic exactly" in success[0]
@@ -471,6 +473,7 @@ def test_real_build_on_request_matches_and_comes_back_from_the_cache() -> None:
 _NO_TENSORFLOW_SCRIPT = textwrap.dedent(
     """
     import sys
+    import time
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(sys.argv[1], default_timeout=60).run()
@@ -483,6 +486,11 @@ _NO_TENSORFLOW_SCRIPT = textwrap.dedent(
     print("after-moves", "tensorflow" in sys.modules)
     if "--build" in sys.argv:
         app.button(key="explorer_build_real").click().run(timeout=240)
+        for _ in range(240):  # the page follows the build, a job in a worker
+            if app.success:
+                break
+            time.sleep(1)
+            app.run()
         assert not app.exception, [e.value for e in app.exception]
         assert "matches the arithmetic exactly" in app.success[0].value
         print("after-build", "tensorflow" in sys.modules)
