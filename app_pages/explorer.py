@@ -7,6 +7,7 @@ Nothing here imports TensorFlow: a real build runs only on request, in another p
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -14,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from bertviz_core.arithmetic import explain, growth, presets
-from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES
+from bertviz_core.arithmetic.bert_config import MAX_CONFIG_BYTES, bert_config_json
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.params import (
     arithmetic_table,
@@ -32,7 +33,7 @@ from bertviz_ui.headline import headline
 from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
 from bertviz_ui.timing import training_time_section
-from bertviz_ui.tour import notebook_tour
+from bertviz_ui.tour import link_params, notebook_tour, walk_tells
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 # The new figures paint before the charts redraw. Chromium runs Plotly's redraw of a changed chart
@@ -95,9 +96,13 @@ def apply_bert_config() -> None:
 
 
 def notes(state) -> None:
+    """The last change's notes; while the walk tells this configuration's story, they are its
+    details, folded under it instead of telling the same story again."""
     show = {"info": st.info, "warning": st.warning, "error": st.error}
-    for note in state.notes:
-        show[note.kind](note.text)
+    place = st.expander("The details of this step") if state.notes and walk_tells(state) else st.container()
+    with place:
+        for note in state.notes:
+            show[note.kind](note.text)
     if state.sequence_problem:
         with st.container(border=True):
             st.warning(state.sequence_problem)
@@ -164,9 +169,10 @@ def export(config: ModelConfig, link_params: dict[str, str]) -> None:
     st.code(base + ("?" + urlencode(link_params) if link_params else ""), language=None)
     frame, snippet = layer_table(config), config.python_snippet()
     left, middle, right = st.columns(3)
-    left.download_button("Configuration (JSON)", config.to_json(), file_name="bert_config.json",
-                         mime="application/json", on_click="ignore", icon=":material/download:",
-                         key="explorer_download_json")  # fmt: skip
+    left.download_button("bert_config.json", json.dumps(bert_config_json(config), indent=2), file_name="bert_config.json",
+                         mime="application/json", on_click="ignore", icon=":material/download:", key="explorer_download_json",
+                         help="Google's format, which 'Open a checkpoint's configuration' above opens again; it has no "
+                         "sequence length (the link keeps it).")  # fmt: skip
     middle.download_button("Layer table (CSV)", lambda: to_safe_csv(frame), file_name="bert_layers.csv",
                            mime="text/csv", on_click="ignore", icon=":material/download:",
                            key="explorer_download_csv")  # fmt: skip
@@ -206,5 +212,6 @@ chart_tabs(config)
 layer_table_section(config)
 explanations(config)
 export(config, state.share_params())
-if st.query_params.to_dict() != state.share_params():
-    st.query_params.from_dict(state.share_params())
+address = link_params(state.share_params())
+if st.query_params.to_dict() != address:
+    st.query_params.from_dict(address)

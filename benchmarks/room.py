@@ -176,7 +176,7 @@ def run_room(browser, rooms: int, folder: Path, probes: int, trainer_browser=Non
                 else:
                     time.sleep(1)
                 for index, (_, page) in enumerate(trainers):
-                    if index not in results and page.locator(".st-key-train_confusion").count():
+                    if index not in results and page.locator(".st-key-train_per_class").count():
                         results[index] = round(time.monotonic() - clicked[index], 1)
                 if step >= len(sizes) and len(results) < rooms:
                     sizes.append(sizes[-1] + 37)  # keep the explorer busy while the room trains

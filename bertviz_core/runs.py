@@ -158,15 +158,35 @@ class RunStore:
                 found.append(StoredRun(folder.name, folder, record))
         return sorted(found, key=lambda run: run.run_id, reverse=True)
 
+    def would_drop(self, visitor: str, adding_mb: float) -> list[StoredRun]:
+        """The runs that a new run of ``adding_mb`` would push out of the caps when it is finished:
+        what a page warns about before it starts that run."""
+        with self._lock:
+            kept = self._runs(visitor)
+        new = StoredRun("new", Path("new"), {"finished": time.time() + 1, "kind": CLASSIFIER})
+        sizes = {run.run_id: _size_mb(run.folder) for run in kept} | {"new": adding_mb}
+        return [run for run in self._over_caps([new, *kept], sizes) if run is not new]
+
     def _enforce_caps(self, visitor: str) -> None:
+        runs = self._runs(visitor)
+        for run in self._over_caps(runs, {run.run_id: _size_mb(run.folder) for run in runs}):
+            shutil.rmtree(run.folder, ignore_errors=True)
+
+    def _over_caps(self, runs: list[StoredRun], sizes: dict[str, float]) -> list[StoredRun]:
         """Over the caps, the newest run stays; then checkpoints (uploaded or pretrained, which later
         trainings start from) are kept before trained classifiers, each newest first."""
-        newest_first = sorted(self._runs(visitor), key=lambda run: run.finished, reverse=True)
+        newest_first = sorted(runs, key=lambda run: run.finished, reverse=True)
         rest = sorted(newest_first[1:], key=lambda run: (run.kind != CLASSIFIER, run.finished), reverse=True)
-        runs = newest_first[:1] + rest
-        total = 0.0
-        for index, run in enumerate(runs):
-            size = sum(path.stat().st_size for path in run.folder.iterdir() if path.is_file()) / MIB
-            total += size
+        total, dropped = 0.0, []
+        for index, run in enumerate(newest_first[:1] + rest):
+            total += sizes[run.run_id]
             if index >= self.max_runs or (index > 0 and total > self.max_mb):
-                shutil.rmtree(run.folder, ignore_errors=True)
+                dropped.append(run)
+        return dropped
+
+
+def _size_mb(folder: Path) -> float:
+    try:
+        return sum(path.stat().st_size for path in folder.iterdir() if path.is_file()) / MIB
+    except OSError:
+        return 0.0

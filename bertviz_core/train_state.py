@@ -85,6 +85,14 @@ class TrainState:
 
     @cached_property
     def _model(self) -> tuple[ModelConfig | None, str | None]:
+        for name in MODEL_BOXES:  # the page's own bounds first: a box takes any whole number
+            low, high = MODEL_FIELD[name].train_bounds
+            if not low <= self.model[name] <= high:
+                field = MODEL_FIELD[name]
+                return None, (
+                    f"The {field.label} must be from {low:,} to {high:,} on this page, not {self.model[name]:,}; "
+                    f"the explorer shows what larger ones cost."
+                )
         try:
             return ModelConfig(**self.model, pos_num=self.model["seq_len"], encoder_only=True), None
         except ConfigError as error:

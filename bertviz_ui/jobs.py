@@ -85,6 +85,14 @@ def pool() -> JobBackend:
 
 
 @st.cache_resource
+def hub_cache() -> Path:
+    """Where models fetched from the Hugging Face hub are kept, for every visitor (public files)."""
+    from bertviz_core.model.hub import default_cache_dir
+
+    return default_cache_dir()
+
+
+@st.cache_resource
 def store() -> RunStore:
     """Finished runs of every visitor, in a temporary folder of this server's (gone with it)."""
     return RunStore(Path(tempfile.mkdtemp(prefix="bertviz-runs-")))

@@ -164,7 +164,7 @@ def _attention(result: Explanation) -> None:
         ),
         key="train_attention_head",
     )
-    st.plotly_chart(charts.attention_grid(result.attention), key="train_attention_grid")
+    st.plotly_chart(charts.attention_grid(result.tokens, result.attention), key="train_attention_grid")
 
 
 def try_it(saved: SavedClassifier) -> None:

@@ -94,7 +94,7 @@ def _start(texts: list[str], source: str, config: ModelConfig, settings: TrainSe
     name = checkpoint_name(config)
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
-        if job.snapshot().state == DONE:
+        if job.state == DONE:
             runs.finish_run(key, folder, {"kind": PRETRAINING, "name": name, "source": source})
         else:
             runs.discard_folder(key, folder)

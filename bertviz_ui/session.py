@@ -12,11 +12,13 @@ from typing import TypeVar
 
 import streamlit as st
 
+from bertviz_core.arithmetic import tour
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.explorer_state import ExplorerState
 
 _EXPLORER_STATE = "explorer_state"
 _SHARED_MODEL = "shared_model"
+TOUR_STEP = "explorer_tour_step"  # the walk's step shown (1..5), or absent when the walk is not on
 T = TypeVar("T")
 
 
@@ -45,7 +47,11 @@ def explorer_state() -> ExplorerState:
     shared = shared_model()
     if not isinstance(state, ExplorerState):
         params = st.query_params.to_dict()
-        if params:
+        step = tour.step_in_link(params.pop(tour.STEP_KEY, ""))
+        if step is not None:  # a step's link: the walk at that step, its preset's notes included
+            state = tour.step(step).state
+            st.session_state[TOUR_STEP] = step
+        elif params:
             state = ExplorerState.from_link(params)
         elif shared is not None:
             state = ExplorerState.from_config(shared.config)

@@ -137,22 +137,22 @@ def split_sizes(label_ids, val_share: float, seed: int) -> tuple[int, int] | Non
     return len(train), len(validation)
 
 
-def training_prediction(config: ModelConfig, classes: int, settings: TrainSettings, label_ids) -> None:
-    """Before Train: the predicted seconds per epoch of this model, batch size and rows."""
+def training_prediction(config: ModelConfig, classes: int, settings: TrainSettings, label_ids) -> str | None:
+    """Before Train: the predicted seconds per epoch of this model, batch size and rows, in one line;
+    returns how the figure is worked out (for the page to fold away), or None without a prediction."""
     sizes = split_sizes(label_ids, settings.val_share, settings.seed)
     if sizes is None:
-        return
+        return None
     rate = machine_rate()
     if rate is None:
-        return
+        return None
     prediction = predict_epoch_seconds(config, classes, settings.batch_size, sizes[0], rate, sizes[1])
     st.caption(
         f":material/timer: Predicted on this machine: about **{format_duration(prediction.seconds)} per epoch** "
         f"({sizes[0]:,} training texts in batches of {settings.batch_size:,}, then {sizes[1]:,} validation "
-        f"texts); the first epoch also traces the training step and takes longer. "
-        + escape_markdown(prediction.explanation())
-        + "."
+        f"texts); the first epoch also traces the training step and takes longer."
     )
+    return escape_markdown(prediction.explanation()) + "."
 
 
 def measured_against_predicted(config: ModelConfig, classes: int, settings: dict, metrics: dict) -> None:

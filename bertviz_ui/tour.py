@@ -14,9 +14,9 @@ import streamlit as st
 from bertviz_core.arithmetic import tour
 from bertviz_core.text import escape_markdown
 from bertviz_ui.controls import change
-from bertviz_ui.session import explorer_state
+from bertviz_ui.session import TOUR_STEP, explorer_state
 
-_STEP = "explorer_tour_step"  # the step shown (1..5), or absent when the walk is not on
+_STEP = TOUR_STEP
 
 
 def _go_to(number: int) -> None:
@@ -36,6 +36,21 @@ def _address(step: tour.TourStep) -> str:
     return quote(base, safe=":/%@") + "?" + urlencode(step.link_params)
 
 
+def walk_tells(state) -> bool:
+    """Whether the walk is on a step and the controls still hold that step's configuration."""
+    number = st.session_state.get(_STEP)
+    return number is not None and state.config == tour.step(number).config
+
+
+def link_params(shown: dict[str, str]) -> dict[str, str]:
+    """The address bar's query: the explorer's (``shown``), and the walk's step while the controls
+    hold that step's configuration, so the address is the step's own link."""
+    number = st.session_state.get(_STEP)
+    if number is None or explorer_state().config != tour.step(number).config:
+        return shown
+    return {**shown, tour.STEP_KEY: str(number)}
+
+
 def notebook_tour() -> None:
     """A bordered box: a Start button, or the current step with Back, Next, Leave and its link."""
     number = st.session_state.get(_STEP)
@@ -52,8 +67,10 @@ def notebook_tour() -> None:
             f"**Walk through the notebook's story** · Step {step.number} of {len(tour.STEPS)}: "
             f"{escape_markdown(step.title)}"
         )
-        st.markdown(f"**The notebook saw:** {escape_markdown(step.notebook_saw)}")
-        st.markdown(f"**The explorer shows:** {escape_markdown(step.explorer_shows)}")
+        st.markdown(
+            f"**The notebook saw:** {escape_markdown(step.notebook_saw)}  \n"
+            f"**The explorer shows:** {escape_markdown(step.explorer_shows)}"
+        )
         if explorer_state().config != step.config:
             st.caption("The settings have moved since this step; Back or Next returns to the story.")
         row = st.container(horizontal=True, vertical_alignment="center")

@@ -27,6 +27,7 @@ from bertviz_core.text import escape_markdown
 from bertviz_core.train_state import TrainState
 
 PREVIEW_ROWS = 20
+UPLOAD_TYPES = ("csv", "tsv", "txt")  # what the uploader takes; others it refuses itself, in red
 
 SAMPLE, UPLOAD = "A sample data set", "My CSV file"
 UPLOADER_KEY = "train_upload"  # plus a generation number: each read file gets a fresh uploader
@@ -71,12 +72,15 @@ def _upload() -> ChosenTable | None:
     generation = st.session_state.get(_GENERATION, 0)
     uploaded = st.file_uploader(
         f"A CSV file with a column of texts and a column of labels (at most {MAX_UPLOAD_MB} MB)",
-        type=["csv", "tsv", "txt"],
+        type=list(UPLOAD_TYPES),
         max_upload_size=MAX_UPLOAD_MB,
         key=f"{UPLOADER_KEY}_{generation}",
     )
     if uploaded is None:
-        st.info("Upload a file, or pick a sample data set above.")
+        st.info(
+            f"Upload a {' or '.join('.' + kind for kind in UPLOAD_TYPES)} file of texts and labels (a spreadsheet "
+            "saved as CSV), or pick a sample data set above."
+        )
         return None
     chosen = _read(
         f"upload:{uploaded.file_id}",

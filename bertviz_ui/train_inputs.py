@@ -74,10 +74,11 @@ def model_boxes(state: TrainState) -> ModelConfig | None:
 
 
 def _number(column, name: str) -> None:
+    """A box for any whole number: a value out of the page's bounds gets the state's sentence right
+    under the boxes (a box with a maximum would only turn red and keep its old value)."""
     field = MODEL_FIELD[name]
-    low, high = field.train_bounds
-    column.number_input(field.title, min_value=low, max_value=high, step=1, key=model_key(name),
-                        persist_state="session", help=field.train_help)  # fmt: skip
+    column.number_input(field.title, min_value=1, step=1, key=model_key(name), persist_state="session",
+                        help=f"{field.train_help} From {field.train_bounds[0]:,} to {field.train_bounds[1]:,} here.")  # fmt: skip
 
 
 def settings_boxes(state: TrainState) -> TrainSettings | None:

@@ -30,6 +30,12 @@ def model_section(rows: TrainingRows, rows_key: tuple, source: str, state: Train
     start = start_section(state)
     if start is None:
         return None
+    try:  # the refusal of a model too big to train, next to the boxes that made it
+        check_training_fits(start.config, len(rows.dataset.class_names), state.batch_size,
+                            budget_mb=training_budget_mb(beside_server=True))  # fmt: skip
+    except UserError as error:
+        st.error(md(error))
+        return None
     _token_fit(rows_key, rows, start, state)
     if start.checkpoint is None:
         with st.expander("Pretrain this model on your texts first (masked words, next sentence)"):

@@ -26,9 +26,9 @@ from bertviz_core.jobs.protocol import DONE, QUEUED, JobSnapshot
 from bertviz_core.jobs.requests import training_request, training_warm_up
 from bertviz_core.model.bundle import SavedClassifier, read_saved
 from bertviz_core.model.checkpoint import CheckpointFiles, started_from
-from bertviz_core.runs import CLASSIFIER, StoredRun
+from bertviz_core.runs import CLASSIFIER, MAX_MB, MAX_RUNS, StoredRun
 from bertviz_core.settings import TrainSettings
-from bertviz_core.text import escape_markdown, format_duration
+from bertviz_core.text import MIB, escape_markdown, format_duration
 from bertviz_ui.jobs import current, follow, forget, pool, queue_sentence, store, submit, visitor
 from bertviz_ui.session import remembered
 from bertviz_ui.timing import training_prediction
@@ -68,7 +68,7 @@ def start_training(
     st.session_state.pop(_NOTICE, None)
 
     def keep(job) -> None:  # in the pool's thread, also when no tab of the visitor is open
-        if job.snapshot().state == DONE:
+        if job.state == DONE:
             runs.finish_run(key, folder, {"source": source})
         else:
             runs.discard_folder(key, folder)
@@ -87,19 +87,40 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
         return
     # The same breakdown as the explorer's "Training memory" figure: one model, one figure.
     st.caption(
-        f"{need.parameters:,} parameters. Training needs about {need.total_mb:,} MB of the {budget:,} MB this "
-        f"app allows per training, which runs in a worker process of its own.  \n"
-        f"{escape_markdown(need.theory_sentence())}  \n{escape_markdown(need.machine_sentence())}"
+        f":material/memory: {need.parameters:,} parameters; training needs about **{need.total_mb:,} MB** of the "
+        f"{budget:,} MB this app allows per training, in a worker process of its own."
     )
-    training_prediction(config, classes, settings, rows.dataset.label_ids)
+    how_long = training_prediction(config, classes, settings, rows.dataset.label_ids)
+    with st.expander("How the memory and the time are worked out"):
+        st.markdown(
+            escape_markdown(need.theory_sentence()) + "  \n" + escape_markdown(need.machine_sentence())
+        )
+        if how_long:
+            st.markdown(how_long)
     if running():
         live_panel()
         return
     if start.checkpoint is None:  # a worker builds and traces this model while the visitor reads
         pool().prewarm(TRAINING_RUNTIME_MB, training_warm_up(config, classes, settings))
+    _warn_of_drops(need.parameters)
     if st.button("Train", type="primary", icon=":material/model_training:", key="train_start"):
         start_training(rows.dataset, source, config, settings, start.checkpoint)
         st.rerun()
+
+
+def _warn_of_drops(parameters: int) -> None:
+    """Before Train: which of the visitor's runs the new one will push out of the store's caps."""
+    dropped = store().would_drop(
+        visitor(), adding_mb=parameters * 4 / MIB + 1
+    )  # model.h5 in fp32, and the rest
+    if dropped:
+        names = "; ".join(f"{run.record.get('name') or run.record.get('source', 'a run')} ({finished_at(run)})"
+                          for run in dropped)  # fmt: skip
+        st.warning(
+            f"When this training finishes, the server keeps your {MAX_RUNS} newest runs within {MAX_MB} MB, so it "
+            f"will remove: {escape_markdown(names)}. Download or delete what you want first.",
+            icon=":material/delete_sweep:",
+        )
 
 
 def notice() -> str | None:

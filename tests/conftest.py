@@ -16,6 +16,10 @@ from hypothesis import settings
 # (to compare against the real build) still gets the right Keras.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Page tests (AppTest) share one job pool per test process: its workers stay between tests instead
+# of leaving after 20 s idle, so a training a few tests later does not pay TensorFlow's import again.
+# A test about idle workers, and each browser test's server that needs it, sets its own.
+os.environ.setdefault("BERTVIZ_WORKER_IDLE_SECONDS", "600")
 
 # Hypothesis' per-example deadline is a timed assertion; on a shared 2-core machine it fails for
 # reasons that have nothing to do with the code. Correctness is what property tests check here.

@@ -70,19 +70,34 @@ def separable_dataset(rows: int = 160, seed: int = 0) -> Dataset:
     return Dataset(texts=tuple(texts), labels=tuple(labels), class_names=names, label_ids=ids, notes=())
 
 
-def train_on_page(app, timeout: float = 300) -> None:
-    """Click Train on the training page (AppTest) and run the page again until the run has ended
-    (its Stop button is gone): the training is a job in a worker process, which AppTest's fragments
-    do not follow by themselves."""
-    app.button(key="train_start").click().run()
-    if not any(button.key == "train_stop" for button in app.button) and app.error:
-        raise AssertionError(f"the training did not start: {[element.value for element in app.error]}")
+def train_on_page(app, timeout: float = 300, kind: str = "train") -> None:
+    """Click Train (or Pretrain, ``kind``) on the training page (AppTest), wait for the job the page
+    submitted to end, then run the page once more to show it (AppTest does not follow fragments'
+    timers). Waiting on the job itself, not by running the page again and again, leaves the CPU to
+    the worker that trains."""
+    from bertviz_ui.jobs import _visitors
+
+    app.button(key=f"{kind}_start").click().run()
+    if not any(button.key == f"{kind}_stop" for button in app.button) and app.error:
+        raise AssertionError(f"the {kind} job did not start: {[element.value for element in app.error]}")
+    job = _visitors().job(app.session_state["visitor_key"], kind)
+    if job is not None and not job.wait(timeout).is_over:
+        raise AssertionError(f"the {kind} job did not finish in {timeout} s")
+    app.run()
+    if any(button.key == f"{kind}_stop" for button in app.button):
+        raise AssertionError(f"the {kind} job is still shown as running after it ended")
+
+
+def rerun_until(app, found, timeout: float = 240):
+    """Run the page again (AppTest does not follow fragments' timers, which is how a page follows a
+    job) until ``found(app)`` is truthy; return it."""
     deadline = time.monotonic() + timeout
-    while any(button.key == "train_stop" for button in app.button):
-        if time.monotonic() > deadline:
-            raise AssertionError("the training did not finish")
-        time.sleep(0.5)
+    while not (result := found(app)):
+        assert time.monotonic() < deadline, "what the page waited for never arrived"
+        time.sleep(1.0)
         app.run()
+        assert not app.exception, [element.value for element in app.exception]
+    return result
 
 
 def finished_run_folder(app):

@@ -10,7 +10,7 @@ import pytest
 from bertviz_core.data.export import metrics_table
 from bertviz_core.data.rows import stratified_split, training_rows
 from bertviz_core.data.samples import list_samples, load_sample
-from bertviz_core.evaluation import evaluate, tfidf_baseline, tfidf_sentence
+from bertviz_core.evaluation import evaluate, tfidf_baseline
 from bertviz_core.settings import TrainSettings
 
 
@@ -163,7 +163,7 @@ def test_tfidf_baseline_learns_an_obvious_rule():
     train_texts, train_labels = texts(30)
     val_texts, val_labels = texts(12)
     result = tfidf_baseline(train_texts, train_labels, val_texts, val_labels, ("weather", "sports", "food"))
-    assert result == {"tfidf_baseline": 1.0, "tfidf_macro_f1": 1.0}
+    assert result == {"tfidf_baseline": 1.0, "tfidf_macro_f1": 1.0, "tfidf_predictions": val_labels.tolist()}
     # Uppercase is the same word (lowercased), and the answer does not change between calls.
     shouted = [text.upper() for text in val_texts]
     assert (
@@ -180,8 +180,12 @@ def test_tfidf_baseline_scores_like_evaluate():
     val_labels = np.array([1, 0, 1, 1])
     result = tfidf_baseline(train_texts, train_labels, val_texts, val_labels, ("neg", "pos"))
     # neg: precision 1/2, recall 1, F1 2/3; pos: precision 1, recall 2/3, F1 4/5.
-    assert result == {"tfidf_baseline": 0.75, "tfidf_macro_f1": pytest.approx((2 / 3 + 4 / 5) / 2)}
-    assert all(type(value) is float for value in result.values())
+    assert result == {
+        "tfidf_baseline": 0.75,
+        "tfidf_macro_f1": pytest.approx((2 / 3 + 4 / 5) / 2),
+        "tfidf_predictions": [1, 0, 1, 0],  # each validation text's answer, for a paired comparison
+    }
+    assert type(result["tfidf_baseline"]) is float and type(result["tfidf_macro_f1"]) is float
 
 
 def test_tfidf_baseline_without_any_word_is_none_not_a_crash():
@@ -190,7 +194,7 @@ def test_tfidf_baseline_without_any_word_is_none_not_a_crash():
     result = tfidf_baseline(
         train_texts, np.array([0, 1, 0, 1, 0, 1]), ["ab cd", "e"], np.array([0, 1]), ("a", "b")
     )
-    assert result == {"tfidf_baseline": None, "tfidf_macro_f1": None}
+    assert result == {"tfidf_baseline": None, "tfidf_macro_f1": None, "tfidf_predictions": None}
 
 
 # --- the metrics CSV -------------------------------------------------------------------------------
@@ -214,12 +218,3 @@ def test_metrics_table_of_an_older_run_or_an_unmeasured_baseline():
     unmeasured = metrics_table(_metrics(tfidf_baseline=None, tfidf_macro_f1=None)).iloc[3]
     assert unmeasured["class"] == "(TF-IDF baseline)"
     assert math.isnan(unmeasured["accuracy"]) and math.isnan(unmeasured["f1"])
-
-
-@pytest.mark.parametrize(
-    ("accuracy", "tfidf", "expected"),
-    [(0.95, 0.925, "by 2.5 points on the same texts"), (0.9, 0.9004, "score the same"),
-     (0.916, 0.944, "does 2.8 points better")],
-)  # fmt: skip
-def test_the_tfidf_sentence_says_which_side_won(accuracy, tfidf, expected):
-    assert expected in tfidf_sentence(accuracy, tfidf)

@@ -104,3 +104,16 @@ def test_over_the_caps_checkpoints_outlive_older_classifiers(tmp_path):
     kept = {run.run_id for run in store.runs(key)}
     # The newest classifier and the checkpoint stay; the oldest classifier went first.
     assert checkpoint in kept and classifiers[-1] in kept and classifiers[0] not in kept
+
+
+def test_a_page_can_say_which_runs_a_new_one_would_push_out_before_it_is_made(tmp_path):
+    store = RunStore(tmp_path, max_runs=3, max_mb=1)
+    key = store.visitor_key("secret")
+    ids = [finished(store, key, str(index)) for index in range(3)]
+    assert [run.run_id for run in store.would_drop(key, adding_mb=0.01)] == [ids[0]]  # one run too many
+    dropped_by_size = store.would_drop(key, adding_mb=1.0)
+    assert {run.run_id for run in dropped_by_size} == set(ids)  # the new one alone fills the megabyte
+    # What it says is what finishing does.
+    new = finished(store, key, "new", size=10)
+    assert {run.run_id for run in store.runs(key)} == {new, *ids[1:]}
+    assert RunStore(tmp_path / "other").would_drop(RunStore(tmp_path / "other").visitor_key("x"), 1) == []

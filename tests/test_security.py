@@ -468,7 +468,7 @@ def test_streamlits_upload_limits_are_the_readers_limits() -> None:
     """The server takes nothing larger than a checkpoint zip; the CSV uploader nothing larger than a CSV."""
     settings = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert settings["server"]["maxUploadSize"] == MAX_CHECKPOINT_MB
-    source = (REPO_ROOT / "bertviz_ui" / "data_source.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "bertviz_ui" / "train_data.py").read_text(encoding="utf-8")
     assert "max_upload_size=MAX_UPLOAD_MB" in source
     source = (REPO_ROOT / "bertviz_ui" / "start_from.py").read_text(encoding="utf-8")
     assert "max_upload_size=MAX_CHECKPOINT_MB" in source

@@ -134,8 +134,10 @@ class TourStep:
 
     @property
     def link_params(self) -> dict[str, str]:
-        """The shared link's query parameters, exactly as the explorer writes them to the address bar."""
-        return self.state.share_params()
+        """The step's link's query parameters, exactly as the explorer writes them to the address bar
+        while the walk is on this step: its configuration, and the step itself (``STEP_KEY``), so the
+        link reopens the walk there."""
+        return {**self.state.share_params(), STEP_KEY: str(self.number)}
 
     @property
     def link(self) -> str:
@@ -150,6 +152,18 @@ STEPS: tuple[TourStep, ...] = (
     TourStep(4, "notebook-4", "Embedding 6 with 12 heads", _embedding_6),
     TourStep(5, "notebook-5", "One head", _one_head),
 )
+
+
+# The query key that opens the walk at a step; the explorer's state ignores it (``ExplorerState.from_link``).
+STEP_KEY = "step"
+
+
+def step_in_link(raw: object) -> int | None:
+    """The step a link asks for (``?step=4``), or None when it names none of the walk's steps."""
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(STEPS):
+        return None
+    return int(text)
 
 
 def step(number: int) -> TourStep:

@@ -52,11 +52,19 @@ def attention_heatmap(tokens: Sequence[str], weights: np.ndarray, title: str) ->
     return _layout(figure, title, height=size)
 
 
-def attention_grid(attention: np.ndarray) -> go.Figure:
-    """Every layer (rows) and head (columns) at a glance, unlabelled: a head whose map is a
-    diagonal looks at each token itself, a column looks at one token ([CLS], [SEP]) from everywhere."""
+# The grid labels its tokens on the first column and the last row while they stay readable.
+GRID_LABELLED_TOKENS = 24
+
+
+def attention_grid(tokens: Sequence[str], attention: np.ndarray) -> go.Figure:
+    """Every layer (rows) and head (columns) at a glance: a head whose map is a diagonal looks at each
+    token itself, a column looks at one token ([CLS], [SEP]) from everywhere. The tokens label the
+    left and bottom edges (for texts of up to ``GRID_LABELLED_TOKENS`` tokens) and every hover."""
     attention = np.asarray(attention, dtype=float)
-    layers, heads = attention.shape[:2]
+    layers, heads, n = attention.shape[0], attention.shape[1], len(tokens)
+    if attention.shape[2:] != (n, n):
+        raise ValueError("each attention map must be tokens x tokens")
+    labels = _labels(tokens)
     figure = make_subplots(
         rows=layers,
         cols=heads,
@@ -65,25 +73,39 @@ def attention_grid(attention: np.ndarray) -> go.Figure:
         horizontal_spacing=0.02,
         vertical_spacing=0.03,
     )
+    pairs = [[[labels[i], labels[j]] for j in range(n)] for i in range(n)]
     for layer in range(layers):
         for head in range(heads):
             figure.add_trace(
                 go.Heatmap(
                     z=attention[layer, head].tolist(),
+                    x=list(range(n)),
+                    y=list(range(n)),
+                    customdata=pairs,
                     colorscale=ATTENTION_SCALE,
                     zmin=0.0,
                     zmax=1.0,
                     showscale=False,
-                    hovertemplate=f"Encoder-{layer + 1}, head {head + 1}: token %{{y}} looks at token "
-                    "%{x}: %{z:.1%}<extra></extra>",
+                    hovertemplate=f"Encoder-{layer + 1}, head {head + 1}: %{{customdata[0]}} looks at "
+                    "%{customdata[1]}: %{z:.1%}<extra></extra>",
                 ),
                 row=layer + 1,
                 col=head + 1,
             )
-    figure.update_xaxes(showticklabels=False, showgrid=False)
-    figure.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed")
+    labelled = n <= GRID_LABELLED_TOKENS
+    ticks = dict(
+        tickmode="array", tickvals=list(range(n)), ticktext=labels, tickfont=dict(size=9), showgrid=False
+    )
+    figure.update_xaxes(**ticks, showticklabels=False, tickangle=-60)
+    figure.update_yaxes(**ticks, showticklabels=False, autorange="reversed")
+    if labelled:
+        for layer in range(layers):
+            figure.update_yaxes(showticklabels=True, row=layer + 1, col=1)
+        for head in range(heads):
+            figure.update_xaxes(showticklabels=True, row=layers, col=head + 1)
     cell = max(60, min(140, 560 // max(heads, 1)))
-    return _layout(figure, "Attention of every layer and head", height=80 + layers * cell)
+    margin = 70 if labelled else 0
+    return _layout(figure, "Attention of every layer and head", height=80 + margin + layers * cell)
 
 
 def attribution_tokens(tokens: Sequence[str], values: Sequence[float], class_name: str) -> go.Figure:

@@ -123,13 +123,11 @@ class JobLog:
             log.write(json.dumps(line) + "\n")
 
     def finished(self, job: Job) -> None:
-        snapshot = job.snapshot()
-        result = snapshot.result or {}
+        """A done callback: it reads the job's own fields (its snapshot is still settling)."""
+        result = job.result or {}
         stopped = bool(result.get("stopped") or result.get("metrics", {}).get("stopped_by_user"))
-        seconds = round((snapshot.finished or time.time()) - (snapshot.started or snapshot.submitted), 2)
-        self.write(
-            "finished", job, state=snapshot.state, error=snapshot.error, seconds=seconds, stopped=stopped
-        )
+        seconds = round((job.finished or time.time()) - (job.started or job.submitted), 2)
+        self.write("finished", job, state=job.state, error=job.error, seconds=seconds, stopped=stopped)
 
 
 class BackendBase:

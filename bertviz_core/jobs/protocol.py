@@ -144,13 +144,16 @@ class Job:
     _done_callbacks: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _finished_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    _settling: bool = field(default=False, repr=False)  # finished, its done callbacks still running
 
     def snapshot(self) -> JobSnapshot:
+        """Where the job stands. A finished job shows as over only once its done callbacks have run
+        (its model stored, say), so a page that sees it over also finds what it left."""
         with self._lock:
             return JobSnapshot(
                 id=self.id,
                 kind=self.request.kind,
-                state=self.state,
+                state=RUNNING if self._settling else self.state,
                 place_in_line=self.place_in_line,
                 wait_seconds=self.wait_seconds,
                 events=tuple(self.events),
@@ -158,7 +161,7 @@ class Job:
                 error=self.error,
                 submitted=self.submitted,
                 started=self.started,
-                finished=self.finished,
+                finished=None if self._settling else self.finished,
             )
 
     def stop(self) -> None:
@@ -172,7 +175,8 @@ class Job:
 
     def add_done_callback(self, callback: Callable[[Job], None]) -> None:
         """Call ``callback(job)`` once the job has finished (at once if it has): in the pool's thread,
-        so it must be quick and must not raise."""
+        so it must be quick and must not raise. It reads the job's own ``state``, ``result`` and
+        ``error``: its snapshot says "running" until every callback has run."""
         with self._lock:
             if self.state not in FINISHED:
                 self._done_callbacks.append(callback)
@@ -219,7 +223,11 @@ class Job:
                 return
             self.state, self.result, self.error = state, result, error
             self.finished, self.place_in_line, self.wait_seconds = time.time(), 0, None
-            callbacks, self._done_callbacks = self._done_callbacks, []
-        self._finished_event.set()
-        for callback in callbacks:
-            callback(self)
+            callbacks, self._done_callbacks, self._settling = self._done_callbacks, [], True
+        try:
+            for callback in callbacks:
+                callback(self)
+        finally:
+            with self._lock:
+                self._settling = False
+            self._finished_event.set()

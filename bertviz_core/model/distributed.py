@@ -41,7 +41,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -176,19 +175,6 @@ def _valid_address(address: str) -> bool:
 
 def setup_from_environment(environ: Mapping[str, str] | None = None) -> ClusterSetup:
     return read_tf_config((os.environ if environ is None else environ).get(TF_CONFIG))
-
-
-def free_port() -> int:
-    """A TCP port free on this machine now (another process may take it before it is used)."""
-    with socket.socket() as probe:
-        probe.bind(("", 0))
-        return int(probe.getsockname()[1])
-
-
-def local_setups(workers: int, host: str = "localhost") -> list[ClusterSetup]:
-    """``workers`` tasks on this machine, on free ports: one ``ClusterSetup`` per task."""
-    addresses = tuple(f"{host}:{free_port()}" for _ in range(workers))
-    return [ClusterSetup({"worker": addresses}, "worker", index) for index in range(workers)]
 
 
 @dataclass(frozen=True)

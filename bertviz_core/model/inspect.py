@@ -148,17 +148,6 @@ def _project(x: Any, kernel: Any, bias: Any) -> Any:
     return projected + bias if bias is not None else projected
 
 
-def rebuilt_output(layer: Any, layer_input: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The layer's output computed from ``weights`` (``attention_weights``): the proof they are its own."""
-    tf = runtime.tensorflow()
-    x = tf.constant(layer_input, dtype=tf.float32)
-    values = _heads(tf, layer.activation(_project(x, layer.Wv, layer.bv)), layer.head_num)
-    mixed = tf.matmul(tf.constant(weights, dtype=tf.float32), values)  # (batch, heads, tokens, size)
-    batch, heads, tokens, size = mixed.shape
-    joined = tf.reshape(tf.transpose(mixed, (0, 2, 1, 3)), (batch, tokens, heads * size))
-    return layer.activation(_project(joined, layer.Wo, layer.bo)).numpy()
-
-
 def _run_graph(model: Any, inputs: list[Any], replace: dict[str, Any]) -> list[Any]:
     """The functional model run layer by layer in eager mode, where ``replace[name]`` may swap a
     layer's outputs for others (the mask Keras attached to the originals is kept)."""

@@ -36,7 +36,10 @@ def test_the_link_round_trips_to_the_steps_configuration(step: tour.TourStep) ->
     parts = urlsplit(step.link)
     assert parts.path == "/"
     query = dict(parse_qsl(parts.query))
-    assert query == step.link_params == step.state.share_params()
+    assert query == step.link_params == {**step.state.share_params(), tour.STEP_KEY: str(step.number)}
+    assert (
+        tour.step_in_link(query.pop(tour.STEP_KEY)) == step.number
+    )  # the walk's key; the rest the explorer's
     opened = ExplorerState.from_link(query)
     assert opened.config == step.config
     assert opened.notes == ()  # a step's link is valid as it stands: nothing is snapped or ignored
@@ -44,16 +47,26 @@ def test_the_link_round_trips_to_the_steps_configuration(step: tour.TourStep) ->
 
 def test_the_links_are_the_shortest_ones() -> None:
     assert [step.link for step in tour.STEPS] == [
-        "/?vocab=1000",
-        "/?vocab=20000",
-        "/?vocab=1000&seq_len=36",
-        "/?vocab=1000&seq_len=36&embed_dim=6&heads=6",
-        "/?vocab=1000&seq_len=36&embed_dim=6&heads=1",
+        "/?vocab=1000&step=1",
+        "/?vocab=20000&step=2",
+        "/?vocab=1000&seq_len=36&step=3",
+        "/?vocab=1000&seq_len=36&embed_dim=6&heads=6&step=4",
+        "/?vocab=1000&seq_len=36&embed_dim=6&heads=1&step=5",
+    ]
+    assert [tour.step_in_link(raw) for raw in ("4", " 5 ", "0", "6", "x", "")] == [
+        4,
+        5,
+        None,
+        None,
+        None,
+        None,
     ]
 
 
 @pytest.mark.parametrize(
-    ("step", "real_count"), zip(tour.STEPS, REAL_COUNTS, strict=True), ids=lambda value: str(value)
+    ("step", "real_count"),
+    zip(tour.STEPS, REAL_COUNTS, strict=True),
+    ids=lambda value: value.preset_key if isinstance(value, tour.TourStep) else str(value),
 )
 def test_each_step_tells_its_total(step: tour.TourStep, real_count: int) -> None:
     assert total_params(step.config) == real_count

@@ -133,6 +133,7 @@ def serve_app(log_path: Path, env: dict[str, str] | None = None) -> Iterator[str
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    log_path.with_suffix(".pid").write_text(str(process.pid))  # for tests that look at the server process
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while not _health_is_ok(base_url):
@@ -172,6 +173,12 @@ def app_url(app_folder: Path) -> Iterator[str]:
     environment = {"BERTVIZ_JOBS_LOG": str(app_folder / JOBS_LOG), "BERTVIZ_MEMORY_BUDGET_MB": "2700"}
     with serve_app(app_folder / "server.log", env=environment) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def app_server_pid(app_url: str, app_folder: Path) -> int:
+    """The process id of the session's app server (``streamlit run``)."""
+    return int((app_folder / "server.pid").read_text())
 
 
 def read_jobs_log(path: Path) -> list[dict]:

@@ -475,12 +475,12 @@ def test_six_explorers_and_two_trainers_at_once(browser, harness, server: Server
         explorers_done_s = time.monotonic() - started
 
         for visitor in trainers:
-            visitor.until_element(".st-key-train_confusion", timeout_ms=TRAINING_TIMEOUT_MS)
+            visitor.until_element(".st-key-train_per_class", timeout_ms=TRAINING_TIMEOUT_MS)
         training_s = watch.now() - training_clicked_at
 
         # Each trainer sees its own classes and file, never the other's.
         for visitor, dataset in zip(trainers, TRAINING_DATA, strict=True):
-            matrix = visitor.page.locator(".st-key-train_confusion").inner_text()
+            matrix = visitor.page.locator(".st-key-train_per_class").inner_text()
             page_text = visitor.main_text()
             for name in dataset.classes:
                 assert name in matrix, (visitor.name, name, matrix)
@@ -608,8 +608,13 @@ def test_stop_then_train_again_in_one_session(browser, harness, server: Server) 
         click_train(visitor)()
         harness.wait_for_epochs(visitor.page, 2, TRAINING_TIMEOUT_MS)
         visitor.page.locator(".st-key-train_stop button").click()
-        visitor.until_text("Training was stopped after", timeout_ms=TRAINING_TIMEOUT_MS)
-        assert visitor.page.locator(".st-key-train_confusion").count() == 1
+        stopped = visitor.until_text("Training was stopped after", timeout_ms=TRAINING_TIMEOUT_MS)
+        assert visitor.page.locator(".st-key-train_per_class").count() == 1
+        # The run keeps what it had: its complete epochs, and the best of them.
+        complete = int(re.search(r"stopped after (\d+) complete", visitor.main_text()).group(1))
+        assert 2 <= complete < 100 and "(the best validation accuracy) is kept" in visitor.main_text(), (
+            stopped
+        )
 
         configure([visitor], {**TINY_MODEL, "train_patience": 100})  # back to 2 epochs
         click_train(visitor)()
@@ -619,10 +624,10 @@ def test_stop_then_train_again_in_one_session(browser, harness, server: Server) 
               const main = document.querySelector("[data-testid='stMain']");
               return !main.innerText.includes("Training was stopped after")
                 && document.querySelector(".st-key-train_stop") === null
-                && document.querySelector(".st-key-train_confusion") !== null;
+                && document.querySelector(".st-key-train_per_class") !== null;
             }""",
             timeout_ms=TRAINING_TIMEOUT_MS,
         )
-        assert visitor.page.locator(".st-key-train_confusion").count() == 1
+        assert visitor.page.locator(".st-key-train_per_class").count() == 1
     finally:
         visitor.close()

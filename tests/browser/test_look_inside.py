@@ -8,6 +8,7 @@ single-cell selection as well; this test clicks that table's canvas where the ce
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -29,12 +30,14 @@ def click_cell(page, table, row: int, column: int, columns: int) -> None:
     page.mouse.click(x, y)
 
 
-def test_mistakes_of_a_cell_and_a_look_inside(page, wait_for_run, finished_runs, screenshot_dir):
+def test_mistakes_of_a_cell_and_a_look_inside(
+    page, wait_for_run, finished_runs, screenshot_dir, app_server_pid
+):
     page.set_viewport_size({"width": 1024, "height": 900})
     open_train_page(page, wait_for_run)  # the shipped reviews sample: not separable, so there are mistakes
     make_tiny(page, wait_for_run, finished_runs, epochs=1)
     page.locator(".st-key-train_start button").click()
-    page.locator(".st-key-train_confusion").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    page.locator(".st-key-train_per_class").wait_for(timeout=TRAINING_TIMEOUT_MS)
     wait_for_run(page)
     main = page.locator("[data-testid='stMain']")
     main.get_by_text("TF-IDF baseline", exact=True).wait_for(timeout=30_000)
@@ -73,6 +76,8 @@ def test_mistakes_of_a_cell_and_a_look_inside(page, wait_for_run, finished_runs,
     )
     assert main.get_by_text(re.compile("add up to")).count() == 1
     page.screenshot(path=str(screenshot_dir / "look_inside_1024.png"))
+    # Looking inside ran in a worker: the server's own process never loaded TensorFlow.
+    assert "tensorflow" not in Path(f"/proc/{app_server_pid}/maps").read_text()
 
 
 pytestmark = pytest.mark.timeout(900)

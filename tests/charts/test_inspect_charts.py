@@ -21,11 +21,21 @@ def test_attention_heatmap_labels_every_position_even_repeated_words():
         charts.attention_heatmap(TOKENS, np.ones((4, 4)), "x")
 
 
-def test_attention_grid_has_one_map_per_layer_and_head():
-    figure = charts.attention_grid(np.random.default_rng(0).random((3, 4, 5, 5)))
+def test_attention_grid_has_one_map_per_layer_and_head_with_its_tokens_on_the_edges():
+    tokens = ["[CLS]", "a", "<b>", "film", "[SEP]"]
+    figure = charts.attention_grid(tokens, np.random.default_rng(0).random((3, 4, 5, 5)))
     assert len(figure.data) == 12
     titles = {annotation.text for annotation in figure.layout.annotations}
     assert {"Encoder-1", "Encoder-3", "head 1", "head 4"} <= titles
+    assert list(figure.layout.yaxis.ticktext) == ["[CLS]", "a", "&lt;b&gt;", "film", "[SEP]"]  # escaped
+    assert figure.layout.yaxis.showticklabels and not figure.layout.yaxis2.showticklabels  # the first column
+    bottom = figure.layout[f"xaxis{3 * 4}"]  # the last row's last head
+    assert bottom.showticklabels and not figure.layout.xaxis.showticklabels
+    assert figure.data[0].customdata[0][3] == ["[CLS]", "film"] and "looks at" in figure.data[0].hovertemplate
+    many = charts.attention_grid([f"t{i}" for i in range(30)], np.zeros((1, 1, 30, 30)))
+    assert not many.layout.yaxis.showticklabels  # too many to read: the hover names them
+    with pytest.raises(ValueError):
+        charts.attention_grid(tokens, np.zeros((1, 1, 4, 4)))
 
 
 def test_attribution_tokens_wrap_in_reading_order_with_escaped_text():

@@ -1,5 +1,5 @@
 """Training beyond one machine: ``TF_CONFIG`` checks, two workers on localhost training one model
-with ``train --distributed``, and the same training as Ray actors.
+with ``train --distributed``.
 
 The equality test compares a 2-worker run with a single-process run at the same global batch with
 keras-bert's dropout set to 0 in every process: with dropout each worker draws masks for its half
@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,22 @@ import numpy as np
 import pytest
 
 from bertviz_core.errors import TrainingError
-from bertviz_core.model.distributed import ClusterSetup, local_setups, read_tf_config
+from bertviz_core.model.distributed import ClusterSetup, read_tf_config
 from tests.helpers import refusal, separable_dataset
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (another process may take it before it is used)."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
+def local_setups(workers: int, host: str = "localhost") -> list[ClusterSetup]:
+    """``workers`` tasks on this machine, on free ports: one ``ClusterSetup`` per task."""
+    addresses = tuple(f"{host}:{free_port()}" for _ in range(workers))
+    return [ClusterSetup({"worker": addresses}, "worker", index) for index in range(workers)]
+
 
 # The tiny model and settings of both runs: 400 rows -> 320 training rows -> 20 global batches of 16.
 MODEL_ARGS = ["--vocab", "200", "--seq-len", "16", "--embed-dim", "16", "--heads", "2", "--layers", "1",

@@ -8,17 +8,32 @@ import pytest
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import encode_texts
 from bertviz_core.errors import UserError
+from bertviz_core.model import runtime
 from bertviz_core.model.inspect import (
     Explanation,
+    _heads,
+    _project,
     attention_inputs,
     attention_layers,
     attention_weights,
     explain,
-    rebuilt_output,
 )
 from bertviz_core.model.training import train_classifier
 from bertviz_core.settings import TrainSettings
 from tests.helpers import separable_dataset
+
+
+def rebuilt_output(layer, layer_input: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The test's oracle: the layer's output computed from ``weights`` (``attention_weights``), the
+    proof they are its own."""
+    tf = runtime.tensorflow()
+    x = tf.constant(layer_input, dtype=tf.float32)
+    values = _heads(tf, layer.activation(_project(x, layer.Wv, layer.bv)), layer.head_num)
+    mixed = tf.matmul(tf.constant(weights, dtype=tf.float32), values)  # (batch, heads, tokens, size)
+    batch, heads, tokens, size = mixed.shape
+    joined = tf.reshape(tf.transpose(mixed, (0, 2, 1, 3)), (batch, tokens, heads * size))
+    return layer.activation(_project(joined, layer.Wo, layer.bo)).numpy()
+
 
 # Two layers and four heads, so layer order and head order both matter.
 WIDER = ModelConfig(vocab=200, seq_len=16, pos_num=16, embed_dim=32, heads=4, layers=2, ff_dim=64)

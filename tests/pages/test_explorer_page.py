@@ -18,12 +18,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bertviz_core.arithmetic import presets
-from bertviz_core.arithmetic.bert_config import parse_bert_config
+from bertviz_core.arithmetic.bert_config import bert_config_json, parse_bert_config
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.explorer_state import ExplorerState
 from bertviz_core.arithmetic.params import TABLE_COLUMNS, arithmetic_table, total_params
 from bertviz_core.data.export import to_safe_csv
 from bertviz_core.fields import MODEL_FIELD
+from tests.helpers import rerun_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(REPO_ROOT / "app_pages" / "explorer.py")
@@ -406,6 +407,20 @@ def test_formulas_and_exports_are_on_the_page() -> None:
     assert {"explorer_download_json", "explorer_download_csv", "explorer_download_snippet"} <= keys
 
 
+def test_the_downloaded_bert_config_is_googles_and_opens_back() -> None:
+    """The explorer's bert_config.json download is Google's format, which its own opener reads: the
+    same model, with a sequence as long as its positions (the format has no sequence length)."""
+    config = ModelConfig(
+        vocab=1000, seq_len=36, pos_num=128, embed_dim=48, heads=4, layers=3, ff_dim=96, encoder_only=False
+    )
+    written = json.dumps(bert_config_json(config)).encode()
+    assert parse_bert_config(written, encoder_only=False) == config.with_changes(seq_len=128)
+    app = _page(**{key: str(value) for key, value in config.to_query_params().items()})
+    opened = _open_bert_config(app, written)
+    assert not opened.exception and not opened.error
+    assert opened.query_params["vocab"] == "1000" and opened.query_params["heads"] == "4"
+
+
 def test_layer_table_csv_is_safe_and_complete() -> None:
     config = ModelConfig(vocab=1000, seq_len=36, embed_dim=6, heads=1)
     frame = pd.DataFrame(arithmetic_table(config))
@@ -439,6 +454,7 @@ def test_real_build_on_request_matches_and_comes_back_from_the_cache() -> None:
     app = _page(**query)
     assert not app.success
     app.button(key="explorer_build_real").click().run(timeout=240)
+    rerun_until(app, lambda page: page.success)  # the page follows the build, a job in a worker
     _assert_clean(app)
     success = [element.value for element in app.success]
     assert success and "matches the arithmetic exactly" in success[0]
@@ -457,6 +473,7 @@ def test_real_build_on_request_matches_and_comes_back_from_the_cache() -> None:
 _NO_TENSORFLOW_SCRIPT = textwrap.dedent(
     """
     import sys
+    import time
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(sys.argv[1], default_timeout=60).run()
@@ -469,6 +486,11 @@ _NO_TENSORFLOW_SCRIPT = textwrap.dedent(
     print("after-moves", "tensorflow" in sys.modules)
     if "--build" in sys.argv:
         app.button(key="explorer_build_real").click().run(timeout=240)
+        for _ in range(240):  # the page follows the build, a job in a worker
+            if app.success:
+                break
+            time.sleep(1)
+            app.run()
         assert not app.exception, [e.value for e in app.exception]
         assert "matches the arithmetic exactly" in app.success[0].value
         print("after-build", "tensorflow" in sys.modules)

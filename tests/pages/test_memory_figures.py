@@ -51,11 +51,12 @@ def test_explorer_and_training_page_show_the_same_training_memory():
     assert not app.exception
     assert app.selectbox(key="train_sample").value == "reviews"  # two classes, as the explorer assumes
     assert EXPLORER_CLASSES == 2
-    sentences = [caption.value for caption in app.caption if "Training needs about" in caption.value]
+    sentences = [caption.value for caption in app.caption if "training needs about" in caption.value]
     assert len(sentences) == 1
-    assert re.search(r"Training needs about ([\d,]+) MB", sentences[0]).group(1) == f"{expected:,}"
-    # The sentence splits the same figure into theory and what this machine adds.
-    assert "Theory" in sentences[0] and "This machine adds" in sentences[0]
+    assert re.search(r"training needs about \*\*([\d,]+) MB", sentences[0]).group(1) == f"{expected:,}"
+    # Folded below it: the same figure split into theory and what this machine adds.
+    (split,) = [markdown.value for markdown in app.markdown if "Theory" in markdown.value]
+    assert "This machine adds" in split
 
 
 def test_a_model_too_big_to_train_gets_the_explorers_figure_in_its_refusal():

@@ -8,7 +8,6 @@ checked against ``bertviz_core.timing`` with the rate the server measured.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bertviz_core.data.rows import stratified_split
 from bertviz_core.settings import TrainSettings
 from bertviz_core.text import format_duration as duration
 from bertviz_core.timing import predict_epoch_seconds
+from tests.helpers import rerun_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -27,14 +27,7 @@ WAIT_SECONDS = 150  # a worker imports TensorFlow first; on a busy 2-core machin
 
 
 def _rerun_until(app: AppTest, found, timeout: float = WAIT_SECONDS):
-    """Run the page again (AppTest does not follow fragments' timers) until ``found(app)`` is truthy."""
-    deadline = time.monotonic() + timeout
-    while not (result := found(app)):
-        assert time.monotonic() < deadline, "the machine's rate never arrived"
-        time.sleep(1.0)
-        app.run()
-        assert not app.exception, [element.value for element in app.exception]
-    return result
+    return rerun_until(app, found, timeout)
 
 
 def _server_rate() -> float:

@@ -48,6 +48,25 @@ def _assert_shows(app: AppTest, step: tour.TourStep) -> None:
     ]
     for note in step.state.notes:
         assert _plain(note.text) in messages
+    if step.state.notes:  # told once: the walk box tells the story, the notes wait folded below it
+        (details,) = [expander for expander in app.expander if expander.label == "The details of this step"]
+        folded = [
+            _plain(element.value)
+            for kind in ("info", "error", "warning")
+            for element in getattr(details, kind)
+        ]
+        assert sorted(folded) == sorted(_plain(note.text) for note in step.state.notes)
+
+
+def test_a_steps_link_reopens_the_walk_at_that_step() -> None:
+    """Step 4's link (the 12-heads story) opens the explorer on step 4 of the walk, not only its
+    configuration; the walk's key is not taken for an unknown setting of the explorer."""
+    step = tour.STEPS[3]
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    app.query_params.update(step.link_params)
+    app.run()
+    _assert_shows(app, step)
+    assert not any("is not one the explorer knows" in element.value for element in app.warning)
 
 
 def test_walk_to_the_end_and_back() -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import tempfile
 import zipfile
 
@@ -154,6 +152,16 @@ def test_bad_files_show_one_error_sentence_and_the_page_keeps_working(page, name
     page.radio(key="train_source").set_value("A sample data set").run()
     assert not page.error, [element.value for element in page.error]
     assert page.selectbox(key="train_sample").value == "reviews"
+
+
+def test_a_sequence_out_of_bounds_is_refused_under_the_boxes_in_one_sentence(page):
+    page.number_input(key="train_model_seq_len").set_value(100_000).run()
+    assert not page.exception
+    (error,) = [element.value for element in page.error]
+    assert error.startswith("The sequence length must be from 8 to 2,048 on this page, not 100,000")
+    assert not any(button.key == "train_start" for button in page.button)
+    page.number_input(key="train_model_seq_len").set_value(64).run()
+    assert not page.error and any(button.key == "train_start" for button in page.button)
 
 
 def test_a_model_too_big_to_train_is_refused_before_training(page):
@@ -365,40 +373,6 @@ def test_settings_survive_a_visit_to_the_explorer(repo_root):
     assert app.selectbox(key="train_sample").value == "headlines"
 
 
-PAGE_PROCESS_PROBE = """
-import json, sys
-from streamlit.testing.v1 import AppTest
-from tests.helpers import train_on_page
-app = AppTest.from_file(sys.argv[1], default_timeout=180).run()
-for key, value in (("train_model_embed_dim", 16), ("train_model_ff_dim", 32), ("train_model_layers", 1),
-                   ("train_model_seq_len", 16), ("train_epochs", 1)):
-    app.number_input(key=key).set_value(value)
-app.run()
-train_on_page(app)
-app.text_input(key="train_predict_text").input("a lovely kettle").run()
-app.text_input(key="train_explain_text").input("a lovely kettle").run()
-print(json.dumps({
-    "exceptions": [element.value for element in app.exception],
-    "predicted": any(markdown.value.startswith("Predicted class:") for markdown in app.markdown),
-    "explained": any(json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "").startswith("What moved")
-                     for chart in app.get("plotly_chart")),
-    "imported": sorted(name for name in ("tensorflow", "tf_keras", "keras_bert", "keras") if name in sys.modules),
-}))
-"""
-
-
-def test_the_pages_process_never_imports_tensorflow_through_training_and_prediction(repo_root):
-    """The web server's process stays free of TensorFlow's 600 MB: training, prediction and looking
-    inside the model run in worker processes. A fresh interpreter, since this test process imports TensorFlow elsewhere."""
-    finished = subprocess.run(
-        [sys.executable, "-c", PAGE_PROCESS_PROBE, str(repo_root / "app_pages" / "train.py")],
-        cwd=repo_root, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert outcome == {"exceptions": [], "predicted": True, "explained": True, "imported": []}, outcome
-
-
 def test_an_upload_is_released_once_read_and_the_session_keeps_a_compact_table(page):
     rows = "".join(
         f"review number {index} of a kettle that works well,{'good' if index % 2 else 'bad'}\n"
@@ -472,7 +446,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
     assert not page.exception and not page.error, [element.value for element in page.error]
     assert page.select_slider(key="train_learning_rate").value == 3e-5  # a released BERT: a fine-tuning rate
     assert page.selectbox(key="train_checkpoint_choice").value is not None
-    assert any("fixed by its bert_config.json" in caption.value for caption in page.caption)
+    assert any("fixed by its configuration" in caption.value for caption in page.caption)
     assert {metric.label: metric.value for metric in page.metric}["Vocabulary"] == "64"
     # Most reviews are longer than 8 tokens: the page offers 16 for the checkpoint's own box.
     page.number_input(key="train_checkpoint_seq_len_64").set_value(8).run()
@@ -527,4 +501,87 @@ def chart_titled_subplots(page: AppTest, subplot_title: str) -> dict:
         if any(
             annotation.get("text") == subplot_title for annotation in spec["layout"].get("annotations", [])
         )
+    )
+
+
+def test_a_hugging_face_folders_files_or_a_model_id_become_a_start_stored_once(page, tmp_path, monkeypatch):
+    """The files of a Hugging Face folder, uploaded together, become a start; the same files again
+    choose the stored one instead of storing a copy; a model id comes from the server's hub cache,
+    and one it cannot fetch gets one sentence; a stored start can be deleted."""
+    from tests.model.huggingface_files import hub_cache_with, write_huggingface_folder
+
+    small = ModelConfig(vocab=64, seq_len=32, pos_num=32, embed_dim=16, heads=2, layers=1, ff_dim=32)
+    folder = write_huggingface_folder(tmp_path / "tiny-bert", small, sentence_transformers=True)
+    files = [
+        (path.name, path.read_bytes(), "application/octet-stream")
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    ]
+    page.radio(key="train_start_from").set_value("checkpoint").run()
+
+    def stored() -> list[str]:
+        return [run for run in page.selectbox(key="train_checkpoint_choice").options]
+
+    for _ in range(2):  # the second upload of the same files stores nothing new
+        page.file_uploader[-1].set_value(files).run()
+        assert not page.exception and not page.error, [element.value for element in page.error]
+    # Named from its configuration (loose files name no folder), and stored once.
+    assert len([label for label in stored() if label.startswith("uploaded_L-1_H-16_A-2 (uploaded at")]) == 1
+    assert any("fixed by its configuration" in caption.value for caption in page.caption)
+    assert (
+        page.select_slider(key="train_learning_rate").value == 3e-5
+    )  # pretrained elsewhere: a fine-tuning rate
+
+    # A model id from the server's hub cache (the hub itself is out of reach here: offline).
+    cache = tmp_path / "hub"
+    hub_cache_with(cache, "someone/tiny-bert", folder, ("config.json", "model.safetensors", "vocab.txt"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("BERTVIZ_HUB_CACHE", str(cache))
+    from bertviz_ui.jobs import hub_cache
+
+    hub_cache.clear()
+    page.text_input(key="train_hub_id").input("someone/tiny-bert")
+    page.button[[b.label for b in page.button].index("Fetch")].click().run()
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any("someone/tiny-bert (fetched" in label for label in stored())
+    page.text_input(key="train_hub_id").input("someone/not-here")
+    page.button[[b.label for b in page.button].index("Fetch")].click().run()
+    (error,) = [element.value for element in page.error]
+    assert "cannot be reached from this machine" in error and "upload it as a zip instead" in error
+    before = len(stored())
+    page.button(key="train_checkpoint_delete").click().run()
+    assert not page.exception and len(stored()) == before - 1
+    hub_cache.clear()
+
+
+def test_pretrain_on_the_samples_texts_then_fine_tune_from_it(page):
+    """Pretrain the new model on the training texts (masked words, next sentences), download it in
+    Google's layout, then fine-tune from it: the new model's learning rate, its own vocabulary."""
+    from bertviz_core.model.checkpoint import zip_checkpoint
+    from bertviz_core.runs import PRETRAINING
+    from bertviz_ui.jobs import store
+
+    make_tiny(page)
+    page.number_input(key="pretrain_epochs").set_value(1).run()
+    train_on_page(page, kind="pretrain")
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any("of masked words" in success.value for success in page.success)
+    (pretrained,) = [
+        run for run in store().runs(page.session_state["visitor_key"]) if run.kind == PRETRAINING
+    ][:1]
+    with zipfile.ZipFile(
+        io.BytesIO(zip_checkpoint(pretrained.folder, inside="pretrained_L-1_H-32_A-2"))
+    ) as archive:
+        assert "pretrained_L-1_H-32_A-2/bert_config.json" in archive.namelist()
+    assert any(button.key == "pretrain_download" for button in page.get("download_button"))
+
+    page.radio(key="train_start_from").set_value("checkpoint").run()
+    chosen = page.selectbox(key="train_checkpoint_choice")
+    assert "(pretrained here at" in chosen.format_func(chosen.value)
+    assert page.select_slider(key="train_learning_rate").value == TRAINING_FIELD["learning_rate"].default
+    page.number_input(key="train_epochs").set_value(1).run()
+    train_on_page(page)
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    assert any(
+        "from the checkpoint pretrained\\_L\\-1\\_H\\-32\\_A\\-2" in caption.value for caption in page.caption
     )
