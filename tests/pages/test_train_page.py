@@ -460,7 +460,7 @@ def test_fine_tuning_an_uploaded_checkpoint_and_comparing_it_with_a_new_model(pa
         "from the checkpoint uncased\\_L\\-1\\_H\\-16\\_A\\-2" in caption.value for caption in page.caption
     )
     saved = read_saved(finished_run_folder(page))
-    assert saved.metrics["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2"}
+    assert saved.metrics["start"] == {"from": "checkpoint", "name": "uncased_L-1_H-16_A-2", "gelu": "tanh"}
     assert saved.vocabulary.word_pieces and len(saved.vocabulary) == 64
 
     page.radio(key="train_start_from").set_value("scratch").run()
