@@ -123,7 +123,11 @@ def test_train_from_a_cached_model_id_defaults_to_its_positions(hf_folder, tmp_p
                    "--epochs", "1", "--batch-size", "16", "--json", cwd=repo_root, cache=tmp_path / "hub")  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]
     report = json.loads(finished.stdout)
-    assert report["start"] == {"from": "checkpoint", "name": "acme/tiny-bert"}
+    assert report["start"] == {
+        "from": "checkpoint",
+        "name": "acme/tiny-bert",
+        "gelu": "erf",
+    }  # its config.json says "gelu"
     assert report["config"] == {**SMALL.to_dict(), "seq_len": 32, "pos_num": 32}
     saved = json.loads((tmp_path / "model" / "config.json").read_text())
     assert saved["vocabulary"] == {"lowercase": True}  # tokenizer_config.json's do_lower_case, kept
