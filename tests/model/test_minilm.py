@@ -179,3 +179,14 @@ def test_the_export_caption_is_for_classifiers_that_need_it():
     assert not activations.needs_gelu_erf({"start": {"from": "checkpoint", "name": "older run"}})
     assert not activations.needs_gelu_erf({})
     assert activations.EXTRA_CUSTOM_OBJECT in activations.EXPORT_NOTE
+
+
+def test_looking_inside_an_erf_classifier_uses_its_gelu_gradient(saved_classifier):
+    """Integrated gradients differentiate through GeluErf's written-out gradient: the attributions
+    still add up to the probability change (the method's completeness)."""
+    from bertviz_core.model.inspect import IG_TOLERANCE, explain
+
+    bundle, folder = saved_classifier
+    explanation = explain(load_bundle(folder), TEXTS[0])
+    assert explanation.completeness_gap < IG_TOLERANCE
+    assert explanation.tokens[0] == "[CLS]" and explanation.attention.shape[:2] == (6, 12)
