@@ -83,6 +83,11 @@ class TrainState:
     def batch_size(self) -> int:
         return int(self.values["batch_size"])
 
+    @property
+    def encoder(self) -> str:
+        """``FINE_TUNE`` or ``FROZEN`` (a checkpoint's only): what training changes."""
+        return str(self.values["encoder"])
+
     @cached_property
     def _model(self) -> tuple[ModelConfig | None, str | None]:
         for name in MODEL_BOXES:  # the page's own bounds first: a box takes any whole number

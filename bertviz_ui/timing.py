@@ -14,14 +14,15 @@ import time
 
 import streamlit as st
 
+from bertviz_core.arithmetic.bert_config import ERF_GELU, TANH_GELU
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import stratified_split
 from bertviz_core.errors import UserError
 from bertviz_core.jobs.protocol import DONE, Job
 from bertviz_core.jobs.requests import machine_rate_request
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import FINE_TUNE, FROZEN, TrainSettings
 from bertviz_core.text import escape_markdown, format_duration
-from bertviz_core.timing import predict_epoch_seconds, steady_epoch_seconds
+from bertviz_core.timing import predict_encoding_seconds, predict_epoch_seconds, steady_epoch_seconds
 from bertviz_ui.jobs import follow, pool
 
 RETRY_SECONDS = 120.0  # after a failed measurement, the next try waits this long
@@ -137,20 +138,32 @@ def split_sizes(label_ids, val_share: float, seed: int) -> tuple[int, int] | Non
     return len(train), len(validation)
 
 
-def training_prediction(config: ModelConfig, classes: int, settings: TrainSettings, label_ids) -> str | None:
-    """Before Train: the predicted seconds per epoch of this model, batch size and rows, in one line;
-    returns how the figure is worked out (for the page to fold away), or None without a prediction."""
+def training_prediction(
+    config: ModelConfig, classes: int, settings: TrainSettings, label_ids, gelu: str = TANH_GELU
+) -> str | None:
+    """Before Train: the predicted seconds per epoch of this model, batch size and rows (and, for the
+    head only, the encoder's one reading of the texts before), in one line; returns how the figures
+    are worked out (for the page to fold away), or None without a prediction."""
     sizes = split_sizes(label_ids, settings.val_share, settings.seed)
     if sizes is None:
         return None
     rate = machine_rate()
     if rate is None:
         return None
-    prediction = predict_epoch_seconds(config, classes, settings.batch_size, sizes[0], rate, sizes[1])
+    prediction = predict_epoch_seconds(config, classes, settings.batch_size, sizes[0], rate, sizes[1],
+                                       encoder=settings.encoder, gelu=gelu)  # fmt: skip
+    rows = f"{sizes[0]:,} training texts in batches of {settings.batch_size:,}, then {sizes[1]:,} validation texts"
+    if settings.encoder == FROZEN:
+        reading = predict_encoding_seconds(config, sum(sizes), rate, gelu)
+        st.caption(
+            f":material/timer: Predicted on this machine: the frozen encoder reads the {sum(sizes):,} texts once in "
+            f"about **{format_duration(reading.seconds)}**, then the head trains at about "
+            f"**{format_duration(prediction.seconds)} per epoch** ({rows})."
+        )
+        return f"{escape_markdown(reading.explanation())}. {escape_markdown(prediction.explanation())}."
     st.caption(
         f":material/timer: Predicted on this machine: about **{format_duration(prediction.seconds)} per epoch** "
-        f"({sizes[0]:,} training texts in batches of {settings.batch_size:,}, then {sizes[1]:,} validation "
-        f"texts); the first epoch also traces the training step and takes longer."
+        f"({rows}); the first epoch also traces the training step and takes longer."
     )
     return escape_markdown(prediction.explanation()) + "."
 
@@ -162,7 +175,12 @@ def measured_against_predicted(config: ModelConfig, classes: int, settings: dict
     rate = machine_rate()
     if rate is None or batch < 1 or not history:
         return
-    predicted = predict_epoch_seconds(config, classes, batch, train, rate, validation).seconds
+    start = metrics.get("start") or {}
+    gelu = ERF_GELU if start.get("gelu") == ERF_GELU else TANH_GELU
+    encoder = str(settings.get("encoder", FINE_TUNE))
+    predicted = predict_epoch_seconds(
+        config, classes, batch, train, rate, validation, encoder=encoder, gelu=gelu
+    ).seconds
     steady = steady_epoch_seconds(history)
     if steady is None:
         st.caption(

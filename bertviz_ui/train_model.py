@@ -7,11 +7,13 @@ from __future__ import annotations
 import streamlit as st
 
 from bertviz_core.arithmetic import explain
+from bertviz_core.arithmetic.training_memory import estimate_training_memory
 from bertviz_core.budget import check_training_fits, explorer_model_for_training, training_budget_mb
 from bertviz_core.charts import training as charts
 from bertviz_core.data.rows import TrainingRows
 from bertviz_core.data.tokens import Vocabulary, encode_texts, token_preview
 from bertviz_core.errors import UserError
+from bertviz_core.settings import FINE_TUNE, FROZEN
 from bertviz_core.text import escape_markdown as md
 from bertviz_core.train_state import SCRATCH, TrainState
 from bertviz_core.training_notes import sequence_offer, token_figures, unused_rows_note
@@ -30,11 +32,16 @@ def model_section(rows: TrainingRows, rows_key: tuple, source: str, state: Train
     start = start_section(state)
     if start is None:
         return None
+    classes, budget = len(rows.dataset.class_names), training_budget_mb(beside_server=True)
     try:  # the refusal of a model too big to train, next to the boxes that made it
-        check_training_fits(start.config, len(rows.dataset.class_names), state.batch_size,
-                            budget_mb=training_budget_mb(beside_server=True))  # fmt: skip
+        check_training_fits(start.config, classes, state.batch_size, budget_mb=budget, encoder=state.encoder)
     except UserError as error:
         st.error(md(error))
+        if start.checkpoint is not None and state.encoder == FINE_TUNE:
+            frozen = estimate_training_memory(start.config, classes, state.batch_size, FROZEN)
+            if frozen.total_mb <= budget:
+                st.info(f"Training the head only needs about {frozen.total_mb:,} MB: choose it under 'What to train'.",
+                        icon=":material/lightbulb:")  # fmt: skip
         return None
     _token_fit(rows_key, rows, start, state)
     if start.checkpoint is None:

@@ -10,9 +10,11 @@ import streamlit as st
 from bertviz_core.arithmetic import explain
 from bertviz_core.charts import training as charts
 from bertviz_core.data.export import metrics_table, to_safe_csv
+from bertviz_core.model.activations import EXPORT_NOTE, needs_gelu_erf
 from bertviz_core.model.bundle import zip_folder
 from bertviz_core.model.checkpoint import started_from
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
+from bertviz_core.settings import FROZEN
 from bertviz_core.text import escape_markdown as md
 from bertviz_core.training_notes import accuracy_interval, result_verdicts
 from bertviz_ui import look_inside
@@ -54,6 +56,7 @@ def run_row(run: TrainedRun) -> dict:
         "macro F1": metrics.get("macro_f1"),
         "TF-IDF baseline": metrics.get("tfidf_baseline"),
         "start": started_from(metrics) or "new model",
+        "trained": "head only" if run.saved.settings.get("encoder") == FROZEN else "every layer",
         "model": f"L{config.layers} H{config.embed_dim} A{config.heads}, S {config.seq_len}",
         "epochs": f"{metrics.get('best_epoch', '?')} of {len(metrics.get('history', []))}",
         "learning rate": f"{run.saved.settings.get('learning_rate', 0):g}",
@@ -127,6 +130,8 @@ def _export(saved, metrics: dict, history: list[dict]) -> None:
         "metrics.json and validation.json (the validation texts and their probabilities); `python -m bertviz_core "
         'predict model.zip "a text"` and `explain model.zip "a text"` use it too.'
     )
+    if needs_gelu_erf(metrics):
+        st.caption(EXPORT_NOTE)
     first, second, third = st.columns(3)
     first.download_button("Model (zip)", lambda: zip_folder(saved.folder), file_name="bert_classifier.zip",
                           mime="application/zip", icon=":material/download:", on_click="ignore",

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from bertviz_core.arithmetic.bert_config import TANH_GELU
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
 from bertviz_core.budget import check_training_fits, training_budget_mb
@@ -27,7 +28,7 @@ from bertviz_core.jobs.requests import training_request, training_warm_up
 from bertviz_core.model.bundle import SavedClassifier, read_saved
 from bertviz_core.model.checkpoint import CheckpointFiles, started_from
 from bertviz_core.runs import CLASSIFIER, MAX_MB, MAX_RUNS, StoredRun
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import FROZEN, TrainSettings
 from bertviz_core.text import MIB, escape_markdown, format_duration
 from bertviz_ui.jobs import current, follow, forget, pool, queue_sentence, store, submit, visitor
 from bertviz_ui.session import remembered
@@ -81,16 +82,20 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
     config, classes = start.config, len(rows.dataset.class_names)
     budget = training_budget_mb(beside_server=True)
     try:
-        need = check_training_fits(config, classes, settings.batch_size, budget_mb=budget)
+        need = check_training_fits(
+            config, classes, settings.batch_size, budget_mb=budget, encoder=settings.encoder
+        )
     except UserError as error:
         st.error(escape_markdown(error))
         return
     # The same breakdown as the explorer's "Training memory" figure: one model, one figure.
+    trained = "the head only" if settings.encoder == FROZEN else "every layer"
     st.caption(
-        f":material/memory: {need.parameters:,} parameters; training needs about **{need.total_mb:,} MB** of the "
-        f"{budget:,} MB this app allows per training, in a worker process of its own."
+        f":material/memory: {need.parameters:,} parameters, {trained} trained; training needs about "
+        f"**{need.total_mb:,} MB** of the {budget:,} MB this app allows per training, in a worker process of its own."
     )
-    how_long = training_prediction(config, classes, settings, rows.dataset.label_ids)
+    gelu = start.checkpoint.gelu if start.checkpoint else TANH_GELU
+    how_long = training_prediction(config, classes, settings, rows.dataset.label_ids, gelu)
     with st.expander("How the memory and the time are worked out"):
         st.markdown(
             escape_markdown(need.theory_sentence()) + "  \n" + escape_markdown(need.machine_sentence())

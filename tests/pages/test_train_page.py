@@ -23,7 +23,7 @@ from bertviz_core.data.tokens import token_preview
 from bertviz_core.fields import TRAINING_FIELD
 from bertviz_core.model import runtime as tf_runtime
 from bertviz_ui.session import SharedModel
-from tests.helpers import finished_run_folder, result_zip, train_on_page
+from tests.helpers import csv_text, finished_run_folder, rerun_until, result_zip, train_on_page
 
 pytestmark = [
     pytest.mark.slow,
@@ -585,3 +585,48 @@ def test_pretrain_on_the_samples_texts_then_fine_tune_from_it(page):
     assert any(
         "from the checkpoint pretrained\\_L\\-1\\_H\\-32\\_A\\-2" in caption.value for caption in page.caption
     )
+
+
+@pytest.mark.timeout(600)
+def test_the_real_minilm_trains_its_head_on_the_page_and_fine_tuning_it_says_what_memory_it_needs(page):
+    """The premise on the page: all-MiniLM-L6-v2's files uploaded, the head trained on its frozen
+    encoder's reading of the texts, the answer tried; fine-tuning every layer costs more memory than
+    this server allows, which the page says under the boxes before anything runs."""
+    from tests.model.huggingface_files import minilm_folder
+
+    rows = [(f"{topic} {word} number {index}", topic) for index in range(60)
+            for topic, word in (("weather", "rain and wind"), ("sport", "a goal and a match"))]  # fmt: skip
+    upload(page, "topics.csv", csv_text(rows).encode())
+    files = [(path.name, path.read_bytes(), "application/octet-stream")
+             for path in sorted(minilm_folder().iterdir()) if path.is_file()]  # fmt: skip
+    page.radio(key="train_start_from").set_value("checkpoint").run()
+    page.file_uploader[-1].set_value(files).run()
+    assert not page.exception
+    assert any("fixed by its configuration" in caption.value for caption in page.caption)
+    # Every layer, the default: more than this server allows, said under the boxes, with the way out.
+    assert page.radio(key="train_encoder").value == "fine-tune"
+    refusal = [element.value for element in page.error]
+    assert len(refusal) == 1 and refusal[0].startswith("Training this model would need about"), refusal
+    assert any("Training the head only needs about" in info.value for info in page.info)
+    assert not any(button.key == "train_start" for button in page.button)
+
+    page.radio(key="train_encoder").set_value("frozen").run()
+    assert not page.error and page.select_slider(key="train_learning_rate").value == 1e-2
+    assert any("the head only trained" in caption.value for caption in page.caption)
+    page.number_input(key="train_epochs").set_value(5).run()
+    train_on_page(page, timeout=500)
+    assert not page.exception and not page.error, [element.value for element in page.error]
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert (
+        float(metrics["Validation accuracy"].rstrip("%")) >= 90
+    )  # two topics any pretrained encoder tells apart
+    assert any("exact GELU" in caption.value for caption in page.caption)  # the export's extra custom object
+    table = (
+        next(frame.value for frame in page.dataframe if "trained" in frame.value.columns)
+        if len([frame for frame in page.dataframe if "trained" in frame.value.columns])
+        else None
+    )
+    assert table is None or "head only" in set(table["trained"])
+    page.text_input(key="train_predict_text").input("rain and wind all night").run()
+    rerun_until(page, lambda app: any(m.value.startswith("Predicted class:") for m in app.markdown))
+    assert any("**weather**" in markdown.value for markdown in page.markdown)
