@@ -79,13 +79,13 @@ def apply_preset(widget_key: str) -> None:
 
 
 def bert_config_opener() -> None:
-    with st.expander("Open a checkpoint's bert_config.json", icon=":material/folder_open:"):
+    with st.expander("Open a checkpoint's configuration", icon=":material/folder_open:"):
         st.caption(
-            "A released BERT (Google publishes them at github.com/google-research/bert) comes as "
-            "`bert_config.json`, `bert_model.ckpt.*` and `vocab.txt`: open its `bert_config.json` to see "
-            "the model's figures before loading anything; only that small file is read."
+            "A BERT from Google (github.com/google-research/bert) comes with a `bert_config.json`, one from "
+            "Hugging Face with a `config.json`: open it to see the model's figures, and what its weights should "
+            "weigh, before loading anything; only that small file is read."
         )
-        st.file_uploader(f"bert_config.json (at most {MAX_CONFIG_BYTES // 1024} KB)", type=["json"],
+        st.file_uploader(f"bert_config.json or config.json (at most {MAX_CONFIG_BYTES // 1024} KB)", type=["json"],
                          max_upload_size=1, key="explorer_bert_config", on_change=apply_bert_config)  # fmt: skip
 
 

@@ -145,3 +145,83 @@ def config_mapping(raw: bytes | str | dict, file_name: str = CONFIG_NAME) -> dic
     if not isinstance(values, dict):
         raise ConfigError(f"{file_name} must hold one JSON object of settings, such as 'hidden_size'.")
     return values
+
+
+HF_CONFIG = "config.json"  # Hugging Face's name for it
+
+
+# --- Hugging Face's config.json (the same keys, and a few of its own) ---------------------------------
+# model_type of the BERT relatives people try first; each needs code keras-bert does not have.
+OTHER_ARCHITECTURES = {
+    "roberta": "RoBERTa",
+    "xlm-roberta": "XLM-RoBERTa",
+    "camembert": "CamemBERT",
+    "distilbert": "DistilBERT",
+    "albert": "ALBERT",
+    "electra": "ELECTRA",
+    "deberta": "DeBERTa",
+    "deberta-v2": "DeBERTa-v2",
+    "mpnet": "MPNet",
+    "modernbert": "ModernBERT",
+    "xlnet": "XLNet",
+    "gpt2": "GPT-2",
+    "t5": "T5",
+}
+EXAMPLE_IDS = "google/bert_uncased_L-2_H-128_A-2 or sentence-transformers/all-MiniLM-L6-v2"
+# Hugging Face's names of the two GELUs (arithmetic.bert_config): "gelu" (and "gelu_python") is the exact,
+# erf one; "gelu_new" (also "gelu_pytorch_tanh", "gelu_fast") the tanh approximation keras-bert and Google's
+# BERT code build. Both load exactly: the erf one as model.activations.GeluErf.
+GELUS = {"gelu": ERF_GELU, "gelu_python": ERF_GELU, "gelu_new": TANH_GELU, "gelu_pytorch_tanh": TANH_GELU,
+         "gelu_fast": TANH_GELU}  # fmt: skip
+
+
+def parse_huggingface_config(raw: bytes | str | dict, file_name: str = HF_CONFIG) -> ModelConfig:
+    """The encoder a Hugging Face BERT ``config.json`` describes (at all of its positions).
+
+    Raises ConfigError in one sentence for another architecture or anything keras-bert cannot build.
+    """
+    values = config_mapping(raw, file_name)
+    model_type = values.get("model_type")
+    architectures = values.get("architectures") or []
+    if model_type is None and architectures and all(str(name).startswith("Bert") for name in architectures):
+        model_type = "bert"  # configurations written before model_type existed
+    if model_type != "bert":
+        shown = str(model_type)[:40]
+        name = OTHER_ARCHITECTURES.get(shown, shown)
+        raise ConfigError(
+            f"{file_name} describes a {name} model (model_type '{shown}'), not BERT; this app starts from "
+            f"BERT models only (model_type 'bert'), such as {EXAMPLE_IDS}."
+        )
+    if values.get("position_embedding_type", "absolute") != "absolute":
+        raise ConfigError(
+            f"{file_name} asks for '{str(values['position_embedding_type'])[:40]}' position embeddings; "
+            "keras-bert builds BERT's absolute ones only."
+        )
+    if values.get("is_decoder") or values.get("add_cross_attention"):
+        raise ConfigError(f"{file_name} describes a BERT decoder; keras-bert builds the encoder only.")
+    activation = values.get("hidden_act", "gelu")
+    if activation not in GELUS:
+        raise ConfigError(
+            f"{file_name} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with GELU only."
+        )
+    return parse_bert_config({**values, "hidden_act": "gelu"}, file_name=file_name)
+
+
+def is_huggingface_config(values: dict) -> bool:
+    """Whether a configuration's JSON object is Hugging Face's ``config.json`` (it names its model
+    type or architectures) rather than Google's ``bert_config.json``."""
+    return "model_type" in values or "architectures" in values
+
+
+def huggingface_size_note(config: ModelConfig) -> str:
+    """What a Hugging Face BERT's ``model.safetensors`` holds and weighs, to compare with the file."""
+    encoder = total_params(config.with_changes(encoder_only=True))
+    pooler = config.embed_dim * config.embed_dim + config.embed_dim
+    weights = 4 * (encoder + pooler)
+    return (
+        "What to compare next: a Hugging Face `BertModel` holds the encoder and the pooler, "
+        f"{encoder:,} + {pooler:,} = {encoder + pooler:,} parameters (the controls show the bare encoder, as "
+        f"keras-bert loads it for a classifier). At 4 bytes per fp32 weight, `model.safetensors` should weigh "
+        f"about {weights:,} bytes ({format_bytes(weights)}), half that in fp16; a model saved for a task "
+        "(`BertForSequenceClassification`) adds its head, and one for pretraining the MLM head."
+    )

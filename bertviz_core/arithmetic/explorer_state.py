@@ -21,7 +21,14 @@ from types import MappingProxyType
 from typing import Any
 
 from bertviz_core.arithmetic import explain, presets
-from bertviz_core.arithmetic.bert_config import checkpoint_size_note, parse_bert_config
+from bertviz_core.arithmetic.bert_config import (
+    checkpoint_size_note,
+    config_mapping,
+    huggingface_size_note,
+    is_huggingface_config,
+    parse_bert_config,
+    parse_huggingface_config,
+)
 from bertviz_core.arithmetic.config import ModelConfig, parse_field
 from bertviz_core.errors import ConfigError
 from bertviz_core.fields import QUERY_KEYS
@@ -135,11 +142,19 @@ class ExplorerState:
         return self._settled(ModelConfig().to_dict() | dict(preset.settings), notes, self.pinned)
 
     def with_bert_config(self, raw: bytes | str, file_name: str) -> ExplorerState:
-        """A checkpoint's ``bert_config.json``: its model with the pretraining heads counted (Google's
-        checkpoints hold them), the sequence as long as its positions, and notes naming the file and
-        what to compare next. A file that is not one keeps the values, with its sentence as the note."""
+        """A checkpoint's configuration: Google's ``bert_config.json`` (its model with the pretraining
+        heads counted: Google's checkpoints hold them) or Hugging Face's ``config.json`` (the bare
+        encoder, as keras-bert loads it for a classifier), the sequence as long as its positions, and
+        notes naming the file and what its weights weigh. A file that is not one keeps the values, with
+        its sentence as the note."""
         try:
-            config = parse_bert_config(raw, encoder_only=False)
+            values = config_mapping(raw, file_name)
+            if is_huggingface_config(values):
+                config = parse_huggingface_config(values, short(file_name))
+                size_note = huggingface_size_note(config)
+            else:
+                config = parse_bert_config(values, encoder_only=False, file_name=short(file_name))
+                size_note = checkpoint_size_note(config)
         except ConfigError as error:
             return ExplorerState(self.values, (Note("error", escape_markdown(str(error))),), self.pinned)
         opened = Note(
@@ -149,9 +164,7 @@ class ExplorerState:
             f"{config.embed_dim:,}, {config.heads:,} heads, {config.layers:,} layers, feed-forward "
             f"{config.ff_dim:,}.",
         )
-        return self._settled(
-            config.to_dict(), [opened, Note("info", checkpoint_size_note(config))], self.pinned
-        )
+        return self._settled(config.to_dict(), [opened, Note("info", size_note)], self.pinned)
 
     def with_positions_raised(self) -> ExplorerState:
         """The position table grown to the sequence length the controls ask for."""

@@ -25,10 +25,11 @@ import numpy as np
 
 from bertviz_core.arithmetic.bert_config import (
     ERF_GELU,
+    GELUS,
     KEYS,
     TANH_GELU,
     config_mapping,
-    parse_bert_config,
+    parse_huggingface_config,
 )
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.tokens import SPECIAL_TOKENS, Vocabulary
@@ -43,65 +44,13 @@ from bertviz_core.model.unpack import (
 )
 from bertviz_core.model.variables import google_shapes, head_shapes
 
-# --- the configuration mapping -----------------------------------------------------------------------
-# model_type of the BERT relatives people try first; each needs code keras-bert does not have.
-OTHER_ARCHITECTURES = {
-    "roberta": "RoBERTa",
-    "xlm-roberta": "XLM-RoBERTa",
-    "camembert": "CamemBERT",
-    "distilbert": "DistilBERT",
-    "albert": "ALBERT",
-    "electra": "ELECTRA",
-    "deberta": "DeBERTa",
-    "deberta-v2": "DeBERTa-v2",
-    "mpnet": "MPNet",
-    "modernbert": "ModernBERT",
-    "xlnet": "XLNet",
-    "gpt2": "GPT-2",
-    "t5": "T5",
-}
-EXAMPLE_IDS = "google/bert_uncased_L-2_H-128_A-2 or sentence-transformers/all-MiniLM-L6-v2"
-# Hugging Face's names of the two GELUs (arithmetic.bert_config): "gelu" (and "gelu_python") is the exact,
-# erf one; "gelu_new" (also "gelu_pytorch_tanh", "gelu_fast") the tanh approximation keras-bert and Google's
-# BERT code build. Both load exactly: the erf one as model.activations.GeluErf.
-GELUS = {"gelu": ERF_GELU, "gelu_python": ERF_GELU, "gelu_new": TANH_GELU, "gelu_pytorch_tanh": TANH_GELU,
-         "gelu_fast": TANH_GELU}  # fmt: skip
 
-
+# --- the configuration mapping: arithmetic.bert_config.parse_huggingface_config ------------------------
 def config_from_huggingface(raw: bytes | str | dict) -> ModelConfig:
-    """The encoder a Hugging Face BERT ``config.json`` describes (at all of its positions).
-
-    Raises BundleError in one sentence for another architecture or anything keras-bert cannot build.
-    """
+    """The encoder a Hugging Face BERT ``config.json`` describes (at all of its positions); BundleError
+    in one sentence for another architecture or anything keras-bert cannot build."""
     try:
-        values = config_mapping(raw, HF_CONFIG)
-    except ConfigError as error:
-        raise BundleError(str(error)) from None
-    model_type = values.get("model_type")
-    architectures = values.get("architectures") or []
-    if model_type is None and architectures and all(str(name).startswith("Bert") for name in architectures):
-        model_type = "bert"  # configurations written before model_type existed
-    if model_type != "bert":
-        shown = str(model_type)[:40]
-        name = OTHER_ARCHITECTURES.get(shown, shown)
-        raise BundleError(
-            f"{HF_CONFIG} describes a {name} model (model_type '{shown}'), not BERT; this app starts from "
-            f"BERT models only (model_type 'bert'), such as {EXAMPLE_IDS}."
-        )
-    if values.get("position_embedding_type", "absolute") != "absolute":
-        raise BundleError(
-            f"{HF_CONFIG} asks for '{str(values['position_embedding_type'])[:40]}' position embeddings; "
-            "keras-bert builds BERT's absolute ones only."
-        )
-    if values.get("is_decoder") or values.get("add_cross_attention"):
-        raise BundleError(f"{HF_CONFIG} describes a BERT decoder; keras-bert builds the encoder only.")
-    activation = values.get("hidden_act", "gelu")
-    if activation not in GELUS:
-        raise BundleError(
-            f"{HF_CONFIG} asks for the activation '{str(activation)[:40]}'; keras-bert builds BERT with GELU only."
-        )
-    try:
-        return parse_bert_config({**values, "hidden_act": "gelu"}, file_name=HF_CONFIG)
+        return parse_huggingface_config(raw)
     except ConfigError as error:
         raise BundleError(str(error)) from None
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from bertviz_core.arithmetic.bert_config import CONFIG_NAME
+from bertviz_core.arithmetic.bert_config import CONFIG_NAME, HF_CONFIG
 from bertviz_core.errors import BundleError
 
 GOOGLE, HUGGING_FACE = "google", "huggingface"
 VOCAB_NAME = "vocab.txt"
 PREFIX = "bert_model.ckpt"  # the stored name of a Google checkpoint, whatever it was called
-HF_CONFIG, SAFETENSORS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json"
+SAFETENSORS, TOKENIZER = "model.safetensors", "tokenizer.json"
 TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP = "tokenizer_config.json", "special_tokens_map.json"
 PICKLE = "pytorch_model.bin"
 POINTER = "checkpoint"  # TF's text file naming the latest checkpoint of a folder

@@ -84,7 +84,7 @@ def test_link_slider_and_preset(page, wait_for_run, finished_runs, screenshot_di
     page.screenshot(path=str(screenshot_dir / "explorer-after-preset.png"), animations="disabled")
 
     # A checkpoint's bert_config.json (Google's BERT-base) moves every control to its model.
-    page.get_by_text("Open a checkpoint's bert_config.json").click()
+    page.get_by_text("Open a checkpoint's configuration").click()
     before = finished_runs(page)
     page.locator(".st-key-explorer_bert_config [data-testid='stFileUploaderDropzoneInput']").set_input_files(
         files=[{"name": "bert_config.json", "mimeType": "application/json", "buffer": BERT_BASE_CONFIG}]

@@ -509,3 +509,20 @@ def test_explorer_never_imports_tensorflow(repo_root) -> None:
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "after-moves False" in finished.stdout
     assert "after-build False" in finished.stdout  # the real build ran in a child process
+
+
+def test_a_hugging_face_config_opens_as_its_bare_encoder_with_what_its_safetensors_weigh() -> None:
+    """all-MiniLM-L6-v2's own config.json: the encoder keras-bert loads (22,565,376 parameters), and
+    the note names what model.safetensors holds: that plus the pooler, 22,713,216 at 4 bytes each."""
+    from tests.model.huggingface_files import minilm_folder
+
+    app = _open_bert_config(_page(), (minilm_folder() / "config.json").read_bytes(), "config.json")
+    assert not app.exception and not app.error, [element.value for element in app.error]
+    assert _total(app) == "22,565,376"
+    assert app.query_params["embed_dim"] == "384" and app.query_params["layers"] == "6"
+    notes = " ".join(_plain(element.value) for element in app.info)
+    assert "22,565,376 + 147,840 = 22,713,216 parameters" in notes and "90,852,864 bytes" in notes
+    roberta = json.dumps({"model_type": "roberta", "vocab_size": 50265}).encode()
+    refused = _open_bert_config(_page(), roberta, "config.json")
+    (error,) = [element.value for element in refused.error]
+    assert "describes a RoBERTa model" in error and _total(refused) == DEFAULT_TOTAL
