@@ -110,12 +110,6 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
-def export_zip(bundle: ClassifierBundle) -> bytes:
-    """The bundle as a zip of its plain names (no folders)."""
-    with tempfile.TemporaryDirectory(prefix="bertviz-export-") as folder:
-        return zip_folder(save_bundle(bundle, folder))
-
-
 def zip_folder(folder: str | Path) -> bytes:
     """A saved bundle's folder as a zip of its plain names (no folders; no TensorFlow needed)."""
     buffer = io.BytesIO()

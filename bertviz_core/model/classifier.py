@@ -126,8 +126,3 @@ def predict_proba(bundle: ClassifierBundle, texts: Sequence[str]) -> np.ndarray:
     return batched_probabilities(
         lambda batch: bundle.model(batch, training=False), encoded.token_ids, len(bundle.class_names)
     )
-
-
-def predict_labels(bundle: ClassifierBundle, texts: Sequence[str]) -> list[str]:
-    probabilities = predict_proba(bundle, texts)
-    return [bundle.class_names[index] for index in probabilities.argmax(axis=1)]

@@ -110,8 +110,3 @@ def keras_bert() -> ModuleType:
     import keras_bert
 
     return keras_bert
-
-
-def is_loaded() -> bool:
-    """True when TensorFlow is already imported in this process."""
-    return "tensorflow" in sys.modules

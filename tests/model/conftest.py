@@ -16,3 +16,13 @@ FAST = TrainSettings(epochs=6, batch_size=8, learning_rate=0.005, patience=3, se
 @pytest.fixture(scope="session")
 def trained():
     return train_classifier(separable_dataset(), TINY, FAST)
+
+
+def export_zip(bundle) -> bytes:
+    """A trained bundle as the page's download gives it: saved, then zipped by its plain names."""
+    import tempfile
+
+    from bertviz_core.model.bundle import save_bundle, zip_folder
+
+    with tempfile.TemporaryDirectory(prefix="bertviz-export-") as folder:
+        return zip_folder(save_bundle(bundle, folder))

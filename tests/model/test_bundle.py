@@ -12,14 +12,13 @@ import pytest
 from bertviz_core.errors import BundleError
 from bertviz_core.model.bundle import (
     BUNDLE_FILES,
-    export_zip,
     load_bundle,
     read_saved,
     save_bundle,
     zip_folder,
 )
 from bertviz_core.model.classifier import predict_proba
-from tests.model.conftest import FAST, TINY
+from tests.model.conftest import FAST, TINY, export_zip
 
 pytestmark = pytest.mark.slow
 

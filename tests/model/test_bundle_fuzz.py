@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bertviz_core.errors import UserError
-from bertviz_core.model.bundle import BUNDLE_FILES, export_zip, load_bundle, save_bundle
+from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
 from bertviz_core.model.classifier import predict_proba
+from tests.model.conftest import export_zip
 
 pytestmark = pytest.mark.slow
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

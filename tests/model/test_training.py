@@ -12,7 +12,7 @@ from bertviz_core.arithmetic import costs
 from bertviz_core.data.rows import Dataset, stratified_split
 from bertviz_core.errors import TrainingError
 from bertviz_core.evaluation import tfidf_baseline
-from bertviz_core.model.classifier import build_classifier, predict_labels, predict_proba
+from bertviz_core.model.classifier import build_classifier, predict_proba
 from bertviz_core.model.training import EPOCH_KEYS, train_classifier
 from bertviz_core.settings import TrainSettings
 from tests.helpers import separable_dataset
@@ -82,7 +82,8 @@ def test_predictions_are_probabilities_in_class_order(trained):
     probabilities = predict_proba(trained, ["this film was great", "awful and boring", "zzz unknown"])
     assert probabilities.shape == (3, 2)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    assert predict_labels(trained, ["really good good good", "bad bad awful"]) == ["pos", "neg"]
+    answers = predict_proba(trained, ["really good good good", "bad bad awful"]).argmax(axis=1)
+    assert [trained.class_names[index] for index in answers] == ["pos", "neg"]
 
 
 class StopAfter:

@@ -27,7 +27,7 @@ from tests.helpers import csv_text, finished_run_folder, rerun_until, result_zip
 
 pytestmark = [
     pytest.mark.slow,
-    # bundle.export_zip saves .h5 on purpose (keras_bert.get_custom_objects() loads it).
+    # A bundle saves .h5 on purpose (keras_bert.get_custom_objects() loads it).
     pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file:UserWarning"),
 ]
 
