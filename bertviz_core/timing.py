@@ -90,10 +90,6 @@ class EpochPrediction:
     efficiency: float
     parts: dict[str, float]  # seconds of each kind of work: products, element-wise, calls, optimizer
 
-    @property
-    def texts_per_second(self) -> float:
-        return self.train_rows / self.seconds if self.seconds > 0 else math.inf
-
     def explanation(self) -> str:
         """One line: how the figure was worked out."""
         steps = math.ceil(self.train_rows / self.batch_size) if self.train_rows else 0

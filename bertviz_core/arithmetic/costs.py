@@ -55,12 +55,6 @@ class Memory:
     def activation_bytes(self) -> int:
         return self.activation_bytes_per_sequence * self.batch_size
 
-    @property
-    def training_bytes(self) -> int:
-        """The theory alone; the figure the pages show adds this machine's share
-        (``memory.TrainingMemory``)."""
-        return self.adam_state_bytes + self.activation_bytes
-
 
 def memory(config: ModelConfig, batch_size: int = 32) -> Memory:
     params = total_params(config)

@@ -235,32 +235,6 @@ def _finite_or_none(value: object) -> float | None:
 
 
 # --- results ------------------------------------------------------------------------------------
-def confusion_matrix_heatmap(matrix: Sequence[Sequence[int]], class_names: Sequence[object]) -> go.Figure:
-    """Counts of true class (rows, top to bottom) against predicted class (columns), each cell labelled."""
-    counts = np.asarray(matrix, dtype=np.int64)
-    if counts.shape != (len(class_names), len(class_names)):
-        raise ValueError("the confusion matrix must be square with one row per class")
-    names = _plain_names(class_names)
-    row_totals = counts.sum(axis=1, keepdims=True)
-    row_shares = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
-    figure = go.Figure(
-        go.Heatmap(
-            z=counts.tolist(),
-            x=names,
-            y=names,
-            customdata=row_shares.tolist(),
-            text=[[f"{value:,}" for value in row] for row in counts.tolist()],
-            texttemplate="%{text}",
-            colorscale="Blues",
-            showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{z:,} (%{customdata:.0%} of %{y})<extra></extra>",
-        )
-    )
-    figure.update_xaxes(type="category", title_text="predicted class", side="bottom")
-    # First class at the top, as confusion matrices are printed.
-    figure.update_yaxes(type="category", title_text="true class", autorange="reversed")
-    size = max(320, min(720, 120 + 50 * len(names)))
-    return _layout(figure, "Confusion matrix (validation)", height=size)
 
 
 def per_class_scores_chart(per_class: Sequence[Mapping[str, object]]) -> go.Figure:

@@ -24,7 +24,6 @@ FINISHED = frozenset({DONE, FAILED, STOPPED})
 TRAIN, BUILD, PREDICT, EXPLAIN = "train", "build", "predict", "explain"
 PRETRAIN = "pretrain"  # masked words and next sentences on a data set's texts (model.pretraining)
 MEASURE_RATE = "measure_rate"  # this machine's matrix-product rate (timing)
-CONVERT = "convert"  # a stored start written in Google's or Hugging Face's layout (model.checkpoint)
 
 
 # --- what a running job reports ---------------------------------------------------------------------

@@ -132,7 +132,6 @@ class RayPool(BackendBase):
         self._woken = threading.Event()
         self._started_ray = False
         self._mailbox: Any = None
-        self._node_id: str | None = None
         self._node_budget_mb = 0
         self._cpus_used = 0.0
         self._memory_reserved_mb = 0.0
@@ -257,8 +256,6 @@ class RayPool(BackendBase):
         # No CPU, so that it never takes a job's place; restarted (empty) if its process dies.
         self._mailbox = MailboxActor.options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
         ray.get(self._mailbox.drain.remote([]), timeout=INIT_TIMEOUT_SECONDS)
-        with contextlib.suppress(Exception):  # not known to a Ray Client driver
-            self._node_id = ray.get_runtime_context().get_node_id()
         self._refresh_cluster()
 
     def _disconnect(self) -> None:

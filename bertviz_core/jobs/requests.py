@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bertviz_core.arithmetic import costs
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.arithmetic.params import total_params
 from bertviz_core.arithmetic.training_memory import (
     TF_BASELINE_MB,
     estimated_build_mb,
@@ -22,7 +21,6 @@ from bertviz_core.arithmetic.training_memory import (
 from bertviz_core.data.rows import Dataset
 from bertviz_core.jobs.protocol import (
     BUILD,
-    CONVERT,
     EXPLAIN,
     MEASURE_RATE,
     PREDICT,
@@ -152,25 +150,6 @@ def explanation_request(
         kind=EXPLAIN,
         inputs={"folder": str(folder), "text": text},
         memory_mb=explanation_job_mb(config, classes),
-        owner=owner,
-        interactive=True,
-        time_limit_seconds=300.0,
-        expected_seconds=10.0,
-    )
-
-
-def conversion_request(
-    start: tuple[Path, str], config: ModelConfig, folder: Path, to: str, owner: str = ""
-) -> JobRequest:
-    """Write the stored start ``start`` (its folder and name; ``config`` its model, pretraining heads
-    counted) into ``folder`` in the layout ``to`` (``tasks.convert``). A conversion holds the weights
-    about three times at once (read, rearranged, handed to TensorFlow's writer), plus slack:
-    all-MiniLM-L6-v2 (87 MiB of weights) peaked at 1,038 MB resident in the command line."""
-    weights_mb = 4 * total_params(config.with_changes(encoder_only=False)) / (1024 * 1024)
-    return JobRequest(
-        kind=CONVERT,
-        inputs={"start": {"folder": str(start[0]), "name": start[1]}, "folder": str(folder), "to": to},
-        memory_mb=TF_BASELINE_MB + 4 * weights_mb,
         owner=owner,
         interactive=True,
         time_limit_seconds=300.0,

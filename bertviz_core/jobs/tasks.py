@@ -20,7 +20,6 @@ import numpy as np
 from bertviz_core.errors import JobError
 from bertviz_core.jobs.protocol import (
     BUILD,
-    CONVERT,
     EXPLAIN,
     MEASURE_RATE,
     PREDICT,
@@ -174,21 +173,6 @@ def pretrain(inputs: dict[str, Any], progress: Progress) -> dict:
     return {**result.summary(), "folder": str(folder)}
 
 
-def convert(inputs: dict[str, Any], progress: Progress) -> dict:
-    """Write the start stored in ``inputs["start"]`` (``{"folder", "name"}``) into ``inputs["folder"]`` in
-    the layout ``inputs["to"]`` (``checkpoint.GOOGLE`` or ``HUGGING_FACE``). Result: the folder and its files."""
-    from bertviz_core.model.checkpoint import convert_checkpoint, read_checkpoint
-
-    files = read_checkpoint(inputs["start"]["folder"], inputs["start"]["name"])
-    progress.emit(Stage(f"Writing {files.name} in the {inputs['to']} layout..."))
-    folder = convert_checkpoint(files, inputs["folder"], inputs["to"])
-    return {
-        "folder": str(folder),
-        "files": sorted(path.name for path in folder.iterdir()),
-        "to": inputs["to"],
-    }
-
-
 def build(inputs: dict[str, Any], progress: Progress) -> dict:
     """Build keras-bert's model for ``inputs["config"]`` and compare it with the arithmetic
     (``size --verify --json``'s object)."""
@@ -262,7 +246,6 @@ def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
 TASKS = {
     TRAIN: train,
     PRETRAIN: pretrain,
-    CONVERT: convert,
     BUILD: build,
     PREDICT: predict,
     EXPLAIN: explain,

@@ -42,7 +42,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,10 +171,6 @@ def read_tf_config(text: str | None) -> ClusterSetup:
 def _valid_address(address: str) -> bool:
     match = _ADDRESS.match(address)
     return bool(match) and 0 < int(match.group(2)) < 65536
-
-
-def setup_from_environment(environ: Mapping[str, str] | None = None) -> ClusterSetup:
-    return read_tf_config((os.environ if environ is None else environ).get(TF_CONFIG))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ def test_weights_memory_by_precision() -> None:
     assert memory.weights_bytes == {"fp32": 87_404_010 * 4, "fp16": 87_404_010 * 2, "int8": 87_404_010}
     assert memory.adam_state_bytes == 87_404_010 * 16
     assert memory.activation_bytes == 8 * memory.activation_bytes_per_sequence
-    assert memory.training_bytes == memory.adam_state_bytes + memory.activation_bytes
 
 
 def test_forward_flops_by_hand_for_one_small_block() -> None:

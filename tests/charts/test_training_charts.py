@@ -90,30 +90,6 @@ def test_training_curves_start_empty():
     assert all(len(trace.x) == 0 for trace in figure.data)
 
 
-def test_confusion_matrix_heatmap_labels_rows_and_columns_with_class_names():
-    matrix = [[8, 2], [1, 9]]
-    figure = train_charts.confusion_matrix_heatmap(matrix, ["negative", "positive"])
-
-    (heatmap,) = figure.data
-    assert [list(row) for row in heatmap.z] == matrix
-    assert list(heatmap.x) == ["negative", "positive"]
-    assert list(heatmap.y) == ["negative", "positive"]
-    assert [list(row) for row in heatmap.text] == [["8", "2"], ["1", "9"]]
-    assert heatmap.customdata[0][0] == pytest.approx(0.8)
-    assert figure.layout.yaxis.autorange == "reversed"
-
-
-def test_confusion_matrix_heatmap_survives_a_class_with_no_validation_rows():
-    figure = train_charts.confusion_matrix_heatmap([[0, 0], [0, 3]], ["a", "b"])
-
-    assert figure.data[0].customdata[0][0] == 0
-
-
-def test_confusion_matrix_heatmap_refuses_a_wrong_shape():
-    with pytest.raises(ValueError):
-        train_charts.confusion_matrix_heatmap([[1, 2]], ["a", "b"])
-
-
 def test_per_class_scores_chart_has_precision_and_recall_bars():
     per_class = [
         {"class": "a", "precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 2},
