@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from benchmarks import figures, peer
+from bertviz_core.cli import run_command
 from bertviz_core.errors import UserError
 
 TARGETS = {
@@ -67,14 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run_peer(args) if args.peer else run_figures(args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    return run_command(lambda: run_peer(args) if args.peer else run_figures(args))
 
 
 def run_figures(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.errors import UserError
@@ -71,8 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    return run_command(lambda: args.handler(args))
+
+
+def run_command(command: Callable[[], int | None]) -> int:
+    """A command's exit status: its own, 2 with its one sentence on stderr for bad input, 130 when
+    interrupted (the benchmarks' command line uses it too)."""
     try:
-        return int(args.handler(args) or 0)
+        return int(command() or 0)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
