@@ -344,11 +344,11 @@ def sizing_caption(settings: dict[str, int]) -> list[str]:
         **{key: values[key] for key in ("vocab", "seq_len", "embed_dim", "heads", "layers", "ff_dim")},
     )
     batch = settings.get("train_batch_size", 32)
-    parameters = estimate_training_memory(config, 2, batch).parameters
+    need = estimate_training_memory(config, 2, batch)
     return [
-        f"{parameters:,} parameters.",
-        f"for a batch of {batch:,} =",
-    ]  # memory.TrainingMemory.theory_sentence
+        f"{need.parameters:,} parameters, every layer trained",
+        f"training needs about {need.total_mb:,} MB",
+    ]  # bertviz_ui.training_run.section's caption
 
 
 def single_box(visitor: Visitor, key: str):

@@ -8,8 +8,10 @@ or a warm-up longer than a stop or the idle limit), its workers are made slow on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import uuid
 
 import psutil
 import pytest
@@ -35,7 +37,10 @@ def make_pool():
     def make(**options) -> LocalPool:
         options.setdefault("budget_mb", 100_000)
         options.setdefault("tasks_module", "tests.jobs.probe_tasks")
+        marker = uuid.uuid4().hex  # in its workers' environment: tells them from any other process's
+        options["environment"] = {**options.get("environment", {}), POOL_MARKER: marker}
         pools.append(LocalPool(**options))
+        pools[-1].marker = marker
         return pools[-1]
 
     yield make
@@ -170,7 +175,7 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
     pool = make_pool()
     job = pool.submit(probe(steps=40, seconds=0.05))
     until(lambda: len(job.snapshot().events) >= 1)
-    (pid,) = worker_pids()
+    (pid,) = worker_pids(pool)
     idle = os.sched_getscheduler(pid) == os.SCHED_IDLE  # runs only when the server does not need the CPU
     assert idle or psutil.Process(pid).nice() > psutil.Process().nice()
     job.stop()
@@ -185,11 +190,18 @@ def test_a_job_over_its_time_limit_is_stopped(make_pool) -> None:
     assert snapshot.state == DONE and snapshot.result["stopped"] and snapshot.result["steps"] < 1000
 
 
-def worker_pids() -> list[int]:
-    """This process's worker processes (the pool's only children here)."""
-    return [
-        child.pid for child in psutil.Process().children() if "bertviz_core.jobs.worker" in child.cmdline()
-    ]
+POOL_MARKER = "BERTVIZ_TEST_POOL"
+
+
+def worker_pids(pool: LocalPool) -> list[int]:
+    """``pool``'s worker processes, by the marker in their environment (other pools of this test
+    process, the page tests' among them, may keep workers of their own)."""
+    found = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if child.environ().get(POOL_MARKER) == pool.marker:
+                found.append(child.pid)
+    return found
 
 
 def test_a_stop_during_a_slow_start_is_kept_until_the_job_would_begin(make_pool) -> None:
@@ -197,7 +209,7 @@ def test_a_stop_during_a_slow_start_is_kept_until_the_job_would_begin(make_pool)
     runs. It used to be sent to a worker with no job yet, dropped, and the job ran to its end."""
     pool = make_pool(tasks_module="tests.jobs.slow_start_tasks")
     job = pool.submit(probe(steps=400, seconds=0.05))
-    until(lambda: job.snapshot().state == RUNNING and worker_pids())  # admitted; its worker starting
+    until(lambda: job.snapshot().state == RUNNING and worker_pids(pool))  # admitted; its worker starting
     assert job.snapshot().started is None  # the clock waits for the worker
     job.stop()
     snapshot = job.wait(WAIT)
@@ -241,8 +253,8 @@ def test_a_worker_warming_up_longer_than_the_idle_limit_is_not_retired(make_pool
     pool = make_pool(tasks_module="tests.jobs.slow_warm_tasks", idle_seconds=1)
     pool._log.write = lambda event, job, **fields: log.append((event, fields))
     pool.prewarm(50, WarmUp({"affinity": "shape-a", "gate": str(gate)}, memory_mb=50, affinity="shape-a"))
-    until(lambda: worker_pids())
-    (warmed,) = worker_pids()
+    until(lambda: worker_pids(pool))
+    (warmed,) = worker_pids(pool)
     time.sleep(2.5)  # at least this long: the idle limit has passed twice while the worker warms
     pool.idle_seconds = 3600  # from here on only the warm-up's own end may make it idle
     gate.touch()
