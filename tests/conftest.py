@@ -27,6 +27,17 @@ settings.register_profile("bertviz", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bertviz"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+BROWSER_TESTS = REPO_ROOT / "tests" / "browser"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The suite's two processes (pytest-xdist, ``--dist loadgroup``) each take whole files, so a
+    file's module fixtures start once; and every browser test goes to one of them: one app server and
+    one Chromium at a time, as a visitor's machine and the server would see them."""
+    for item in items:
+        path = Path(item.fspath).resolve()
+        group = "browser" if BROWSER_TESTS in path.parents else str(path.relative_to(REPO_ROOT))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
