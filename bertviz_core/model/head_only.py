@@ -19,8 +19,7 @@ import numpy as np
 
 from bertviz_core.arithmetic.training_memory import ENCODE_BATCH
 from bertviz_core.model import runtime
-from bertviz_core.model.classifier import build_classifier
-from bertviz_core.model.prepared import TOKEN_DTYPE
+from bertviz_core.model.classifier import TOKEN_DTYPE, build_classifier, traced_forward
 
 
 class FrozenEncoder:
@@ -30,11 +29,7 @@ class FrozenEncoder:
         tf = runtime.tensorflow()
         self.model = build_classifier(config, classes, seed=seed, checkpoint=checkpoint)
         pooled = tf.keras.Model(self.model.inputs, self.model.get_layer("Pooling").output)
-        tokens = tf.TensorSpec([None, config.seq_len], tf.as_dtype(TOKEN_DTYPE))
-        self._vectors = tf.function(
-            lambda inputs: pooled(inputs, training=False),
-            input_signature=[{"Input-Token": tokens, "Input-Segment": tokens}],
-        )
+        self._vectors = traced_forward(pooled, config.seq_len)
 
     def vectors(
         self, token_ids: np.ndarray, after_batch: Callable[[int], bool] | None = None

@@ -28,9 +28,8 @@ import numpy as np
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.costs import classifier_params
 from bertviz_core.model import runtime
-from bertviz_core.model.classifier import build_classifier
+from bertviz_core.model.classifier import TOKEN_DTYPE, build_classifier, traced_forward
 
-TOKEN_DTYPE = np.int32  # data.tokens.encode_texts' token ids; the traced steps take exactly this
 KEEP_MB = 64  # a kept model also holds a copy of its initial weights: only small ones are kept
 # Models a worker keeps: one, the last it trained or traced. Measured on six tiny trainings in a row,
 # a worker's resident memory was the same keeping none or one, and 33 MB more keeping two.
@@ -102,12 +101,7 @@ class PreparedClassifier:
             jit_compile=False,  # measured slower here: see model.training
         )
         self._generators = _start_dropout_generators(self.model)
-        model = self.model
-        tokens = tf.TensorSpec([None, shape.config.seq_len], tf.as_dtype(TOKEN_DTYPE))
-        self.forward = tf.function(
-            lambda inputs: model(inputs, training=False),
-            input_signature=[{"Input-Token": tokens, "Input-Segment": tokens}],
-        )
+        self.forward = traced_forward(self.model, shape.config.seq_len)
         self.keepable = checkpoint is None and shape.keepable
         self._initial = self._state() if self.keepable else None
 

@@ -86,6 +86,19 @@ def test_predictions_are_probabilities_in_class_order(trained):
     assert [trained.class_names[index] for index in answers] == ["pos", "neg"]
 
 
+def test_predictions_run_one_traced_graph_for_any_number_of_texts_and_equal_the_eager_model(trained):
+    from bertviz_core.data.tokens import encode_texts
+    from bertviz_core.model import classifier
+
+    texts = [f"text number {index} was good" for index in range(70)]  # a full batch of 64, then 6
+    for count in (1, 70, 3):
+        predicted = predict_proba(trained, texts[:count])
+        ids = encode_texts(trained.vocabulary, texts[:count], trained.config.seq_len).token_ids
+        eager = trained.model({"Input-Token": ids, "Input-Segment": np.zeros_like(ids)}, training=False)
+        np.testing.assert_allclose(predicted, np.asarray(eager), atol=1e-6)
+    assert classifier._forwards[trained.model].experimental_get_tracing_count() == 1
+
+
 class StopAfter:
     """Progress object: asks to stop after ``batches`` batches, records what it was told."""
 
