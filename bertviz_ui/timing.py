@@ -1,16 +1,14 @@
-"""Predicted training time on this machine: its matrix-product rate, measured once per server.
+"""Predicted training time on this machine: its matrix-product rate, measured per server.
 
 The rate is a short job in a worker process (``jobs.tasks.measure_rate``, about 1.5 s of products
-after TensorFlow's import there), started by the first page that needs it and shared by every
-session. A page never waits for it: until it is known the section says so, and the page follows
+after TensorFlow's import there), started by the first page that needs it, shared by every session,
+and measured again when the machine's load has moved (``jobs.measured_rate``). A page never waits for it: until it is known the section says so, and the page follows
 the measurement (``jobs.follow``) and shows the figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import streamlit as st
 
@@ -18,85 +16,44 @@ from bertviz_core.arithmetic.bert_config import ERF_GELU, TANH_GELU
 from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.data.rows import stratified_split
 from bertviz_core.errors import UserError
-from bertviz_core.jobs.protocol import DONE, Job
+from bertviz_core.jobs.measured_rate import RETRY_SECONDS, MeasuredRate
 from bertviz_core.jobs.requests import machine_rate_request
 from bertviz_core.settings import FINE_TUNE, FROZEN, TrainSettings
 from bertviz_core.text import escape_markdown, format_duration
 from bertviz_core.timing import predict_encoding_seconds, predict_epoch_seconds, steady_epoch_seconds
 from bertviz_ui.jobs import follow, pool
 
-RETRY_SECONDS = 120.0  # after a failed measurement, the next try waits this long
 WAIT_SECONDS = 1.0  # how often a waiting page looks again
+REFRESH_WAIT_SECONDS = 2.0  # how often a page showing a figure looks whether a newer one is in
 EXPLORER_CLASSES = 2  # the explorer has no data: a two-class head (its cost is negligible anyway)
-MEASURING = (
-    "Measuring this machine's matrix-product speed (a second or two in a worker process, once per server)..."
-)
-
-
-class _MachineRate:
-    """The server's measured rate, or the job measuring it (thread-safe: sessions are threads)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._job: Job | None = None
-        self.rate: float | None = None
-        self.error: str | None = None
-        self._failed_at = 0.0
-
-    def get(self, start: bool = True) -> float | None:
-        """The rate in FLOP/s, or None while it is measured (starting the measurement if needed and
-        ``start``; without it, None until someone has asked for a measurement)."""
-        with self._lock:
-            if self.rate is not None:
-                return self.rate
-            if start and self._job is None and time.monotonic() - self._failed_at >= RETRY_SECONDS:
-                try:
-                    self._job = pool().submit(machine_rate_request())
-                except UserError as error:
-                    self._failed(str(error))
-                    return None
-            if self._job is None:
-                return None
-            snapshot = self._job.snapshot()
-            if not snapshot.is_over:
-                return None
-            self._job = None
-            if snapshot.state == DONE and (snapshot.result or {}).get("flops_per_second", 0) > 0:
-                self.rate, self.error = float(snapshot.result["flops_per_second"]), None
-            else:
-                self._failed(snapshot.error or "the measurement was stopped")
-            return self.rate
-
-    def job(self) -> Job | None:
-        """The measurement under way, if any."""
-        with self._lock:
-            return self._job
-
-    def _failed(self, error: str) -> None:
-        self.error, self._failed_at = error.rstrip("."), time.monotonic()
+MEASURING = "Measuring this machine's matrix-product speed (a second or two in a worker process; again when the load changes)..."
 
 
 @st.cache_resource
-def _machine_rate() -> _MachineRate:
-    return _MachineRate()
+def _machine_rate() -> MeasuredRate:
+    return MeasuredRate(lambda: pool().submit(machine_rate_request()))
 
 
 def machine_rate(start: bool = True) -> float | None:
     """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
     ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn). While it
     is measured the page follows the measurement (``jobs.follow``) and shows the figure it waited
-    for by itself."""
+    for by itself; a new measurement of a stale rate (``MeasuredRate``) is followed silently, and
+    the page draws again with the new figure once it is in."""
     holder = _machine_rate()
     rate = holder.get(start)
-    if rate is None:
-        job = holder.job()
+    job = holder.job()
+    if rate is not None:
         if job is not None:
-            follow(job, lambda snapshot: st.caption(":material/timer: " + MEASURING), every=WAIT_SECONDS)
-        elif holder.error:
-            st.caption(
-                f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
-                f"the prediction will try again in {RETRY_SECONDS / 60:.0f} minutes."
-            )
+            follow(job, lambda snapshot: None, every=REFRESH_WAIT_SECONDS)
+        return rate
+    if job is not None:
+        follow(job, lambda snapshot: st.caption(":material/timer: " + MEASURING), every=WAIT_SECONDS)
+    elif holder.error:
+        st.caption(
+            f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
+            f"the prediction will try again in {RETRY_SECONDS / 60:.0f} minutes."
+        )
     return rate
 
 
@@ -115,7 +72,7 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
         if _machine_rate().job() is None and not _machine_rate().error:
             right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",
                          on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
-                         help="A second or two of matrix products in a worker process, once per server; "
+                         help="A second or two of matrix products in a worker process, measured again when the load changes; "
                          "every page then predicts training times from it.")  # fmt: skip
         return
     prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)

@@ -170,7 +170,7 @@ def build_request(config: ModelConfig, owner: str = "") -> JobRequest:
 
 
 def machine_rate_request(seconds: float | None = None) -> JobRequest:
-    """Measure this machine's matrix-product rate (``tasks.measure_rate``), once per server: no
+    """Measure this machine's matrix-product rate (``tasks.measure_rate``), for the whole server: no
     owner, since every visitor's predictions share it."""
     return JobRequest(
         kind=MEASURE_RATE,

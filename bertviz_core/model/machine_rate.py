@@ -1,7 +1,7 @@
 """This machine's fp32 matrix-product rate through TensorFlow, in FLOP/s.
 
 ``bertviz_core.timing`` divides an epoch's work by it to predict seconds per epoch; the worker task
-``jobs.tasks.measure_rate`` measures it once per server. Imports TensorFlow (through ``runtime``),
+``jobs.tasks.measure_rate`` measures it per server (``jobs.measured_rate`` says when again). Imports TensorFlow (through ``runtime``),
 so it runs in a worker process, never in the web server's.
 """
 
