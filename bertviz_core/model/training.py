@@ -486,6 +486,7 @@ def train_classifier(
         "parameters": int(model.count_params()),
         "trained_parameters": fitted.trained_parameters,
         "training_seconds": round(fitted.seconds, 3),
+        "bf16": runtime.bf16_in_use(),  # oneDNN's bfloat16, when the deployment asked for it
         "tokens": {
             "vocabulary_size": len(vocabulary),
             "train": train_encoded.stats(),
