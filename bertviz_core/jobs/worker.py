@@ -42,18 +42,23 @@ NICENESS = 10  # where SCHED_IDLE is not allowed: still below the web server
 
 def lower_priority() -> None:
     """Every thread of this process runs only when the web server's processes do not need the CPU
-    (Linux's SCHED_IDLE; else, or with ``BERTVIZ_WORKER_PRIORITY=nice`` for a machine busy with other
-    work, where idle workers could starve: niceness 10), so a room's training takes only the CPU time the
-    web server leaves. Measured on 2 cores with two trainings running: the explorer's
-    change-to-new-total took 305 ms p50 and 447 ms p95 with SCHED_IDLE (265 and 373 idle), against
-    412 and 2,285 ms at niceness 10 and 394 and 1,407 ms at the server's own priority."""
+    (Linux's SCHED_IDLE; else, or with ``BERTVIZ_WORKER_PRIORITY=nice``, niceness 10), so a room's
+    training takes only the CPU time the web server leaves. Measured on 2 cores with two trainings
+    running: the explorer's change-to-new-total took 305 ms p50 and 447 ms p95 with SCHED_IDLE (265 and
+    373 idle), against 412 and 2,285 ms at niceness 10 and 394 and 1,407 ms at the server's own priority.
+
+    SCHED_IDLE yields to every other process, not only the web server's: on a machine (or container)
+    whose cores other programs keep busy, the workers get almost nothing. There
+    ``BERTVIZ_WORKER_PRIORITY=normal`` keeps them at the server's priority (see docs/performance.md)."""
+    mode = os.environ.get("BERTVIZ_WORKER_PRIORITY", "idle").strip().lower()
+    if mode == "normal":
+        return
     try:
         threads = [int(name) for name in os.listdir("/proc/self/task")]
     except OSError:
         threads = [0]
-    idle = os.environ.get("BERTVIZ_WORKER_PRIORITY", "idle").strip().lower() != "nice"
     for thread in threads:
-        if idle and _set_idle(thread):
+        if mode != "nice" and _set_idle(thread):
             continue
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, thread, max(os.getpriority(os.PRIO_PROCESS, thread), NICENESS))

@@ -181,6 +181,18 @@ def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
     job.stop()
 
 
+def test_workers_keep_the_servers_priority_when_told_to(make_pool, monkeypatch) -> None:
+    # A machine other programs keep busy: SCHED_IDLE workers would get almost no CPU there.
+    monkeypatch.setenv("BERTVIZ_WORKER_PRIORITY", "normal")
+    pool = make_pool()
+    job = pool.submit(probe(steps=40, seconds=0.05))
+    until(lambda: len(job.snapshot().events) >= 1)
+    (pid,) = worker_pids(pool)
+    assert os.sched_getscheduler(pid) == os.sched_getscheduler(0)
+    assert psutil.Process(pid).nice() == psutil.Process().nice()
+    job.stop()
+
+
 def test_a_job_over_its_time_limit_is_stopped(make_pool) -> None:
     pool = make_pool()
     job = pool.submit(
