@@ -30,6 +30,8 @@ other measurements, each a module of its own (run from the repository root, --he
   python -m benchmarks.room                K visitors training at once on one server
   python -m benchmarks.memory_calibration  peak memory of real trainings against the estimate
   python -m benchmarks.time_calibration    seconds per epoch of real trainings against the prediction
+  python -m benchmarks.minilm_peer         fine-tuning all-MiniLM-L6-v2, ours against transformers on PyTorch
+  python -m benchmarks.premise             a pretrained BERT against a bag of words on a corpus you give
   python -m benchmarks.make_samples        rewrite the shipped samples in bertviz_core/data/samples
 """
 

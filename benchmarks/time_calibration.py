@@ -3,6 +3,7 @@
     python -m benchmarks.time_calibration [--epochs 3] [--out runs.json]   measure every configuration
     python -m benchmarks.time_calibration --fit runs.json                  fit the four constants
     python -m benchmarks.time_calibration --table runs.json                the table, with today's constants
+    python -m benchmarks.time_calibration --burners 2 --out busy.json      the same beside two CPU-bound processes
 
 For each configuration (width, layers, feed-forward, sequence length, batch size and rows all
 vary), in one process: a real training through ``model.training.train_classifier`` on synthetic
@@ -21,10 +22,14 @@ texts is predicted by ``timing.predict_encoding_seconds`` with the rates measure
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +81,14 @@ class _Records:
     def __init__(self, rate_before: float) -> None:
         self.history: list[dict] = []
         self.rates = [rate_before]
+        self._cpu = time.process_time()
 
     def on_epoch_end(self, record: dict) -> None:
-        self.history.append({"epoch": record["epoch"], "seconds": record["seconds"]})
+        # The CPU seconds this process got in the epoch (both cores busy: about twice its seconds).
+        cpu = time.process_time() - self._cpu
+        self.history.append({"epoch": record["epoch"], "seconds": record["seconds"], "cpu_seconds": cpu})
         self.rates.append(measure_machine_rate(seconds=MEASURE_SECONDS))
+        self._cpu = time.process_time()
 
 
 def measure(name: str, model: dict, batch: int, rows: int, epochs: int, encoder: str | None = None) -> dict:
@@ -237,6 +246,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="names of the configurations to run")
     parser.add_argument("--fit", type=Path, nargs="+", help="fit the constants on these measurements")
     parser.add_argument("--table", type=Path, nargs="+", help="print the table for these measurements")
+    parser.add_argument(
+        "--burners", type=int, default=0, metavar="N",
+        help="run beside N CPU-bound processes (a busy machine), started a minute before the first run",
+    )  # fmt: skip
     options = parser.parse_args()
     if options.fit:
         print(json.dumps(fit([run for path in options.fit for run in json.loads(path.read_text())])))
@@ -248,6 +261,26 @@ def main() -> None:
         return
     # The MiniLM runs fine-tune beyond the default budget: the guard is not what is measured here.
     os.environ.setdefault("BERTVIZ_MEMORY_BUDGET_MB", "6000")
+    with burning(options.burners):
+        run_all(options)
+
+
+@contextlib.contextmanager
+def burning(count: int, settle_seconds: float = 60.0) -> Iterator[None]:
+    """``count`` CPU-bound processes beside the measurements, given a minute to raise the 1-minute
+    load average first (the app's rate is measured again when that has moved)."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        if burners:
+            time.sleep(settle_seconds)
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def run_all(options: argparse.Namespace) -> None:
     runs, started = [], time.perf_counter()
     configurations = [(*line, None) for line in CONFIGURATIONS] + MINILM_CONFIGURATIONS
     for name, model, batch, rows, encoder in configurations:
