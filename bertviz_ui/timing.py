@@ -2,8 +2,9 @@
 
 The rate is a short job in a worker process (``jobs.tasks.measure_rate``, about 1.5 s of products
 after TensorFlow's import there), started by the first page that needs it, shared by every session,
-and measured again when the machine's load has moved (``jobs.measured_rate``). A page never waits for it: until it is known the section says so, and the page follows
-the measurement (``jobs.follow``) and shows the figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
+and measured again when the machine's load has moved (``jobs.measured_rate``). A page never waits
+for it: until it is known the section says so, and the page follows the measurement (``jobs.follow``)
+and shows the figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from bertviz_ui.jobs import follow, pool
 WAIT_SECONDS = 1.0  # how often a waiting page looks again
 REFRESH_WAIT_SECONDS = 2.0  # how often a page showing a figure looks whether a newer one is in
 EXPLORER_CLASSES = 2  # the explorer has no data: a two-class head (its cost is negligible anyway)
-MEASURING = "Measuring this machine's matrix-product speed (a second or two in a worker process; again when the load changes)..."
+MEASURING = (
+    "Measuring this machine's matrix-product speed (a second or two in a worker process; "
+    "again when the load changes)..."
+)
 
 
 @st.cache_resource
@@ -72,8 +76,8 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
         if _machine_rate().job() is None and not _machine_rate().error:
             right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",
                          on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
-                         help="A second or two of matrix products in a worker process, measured again when the load changes; "
-                         "every page then predicts training times from it.")  # fmt: skip
+                         help="A second or two of matrix products in a worker process, measured again when "
+                         "the load changes; every page then predicts training times from it.")  # fmt: skip
         return
     prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)
     right.metric(
