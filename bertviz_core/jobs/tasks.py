@@ -234,13 +234,19 @@ def explain(inputs: dict[str, Any], progress: Progress) -> dict:
 
 def measure_rate(inputs: dict[str, Any], progress: Progress) -> dict:
     """This machine's fp32 matrix-product rate (``model.machine_rate.measure_machine_rate``), for the
-    predicted training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second`` and
-    the load average at the end (the machine may be shared)."""
+    predicted training times; ``inputs["seconds"]`` of products. Result: ``flops_per_second``, the
+    load average at the end (the machine may be shared) and ``cpu_share``, the share of its cores
+    the process got meanwhile."""
     from bertviz_core.model.machine_rate import measure_machine_rate
     from bertviz_core.timing import MEASURE_SECONDS
 
+    cpu, wall = time.process_time(), time.perf_counter()
     rate = measure_machine_rate(seconds=float(inputs.get("seconds", MEASURE_SECONDS)))
-    return {"flops_per_second": rate, "load_average": os.getloadavg()[0]}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    # The share of this process's cores it got while measuring: a worker that other processes
+    # starved of the CPU (it runs at SCHED_IDLE) measured a moment, not the machine.
+    share = (time.process_time() - cpu) / max(1e-9, (time.perf_counter() - wall) * cores)
+    return {"flops_per_second": rate, "load_average": os.getloadavg()[0], "cpu_share": share}
 
 
 TASKS = {

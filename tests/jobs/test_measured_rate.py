@@ -10,6 +10,8 @@ from bertviz_core.jobs.measured_rate import (
     LOAD_CHANGE,
     REFRESH_SECONDS,
     RETRY_SECONDS,
+    STARVED_SHARE,
+    STARVED_TAKEN,
     MeasuredRate,
     is_stale,
 )
@@ -34,8 +36,8 @@ class _Job:
     def snapshot(self) -> _Snapshot:
         return self.now
 
-    def finish(self, rate: float, load: float) -> None:
-        self.now = _Snapshot(DONE, {"flops_per_second": rate, "load_average": load})
+    def finish(self, rate: float, load: float, share: float = 0.95) -> None:
+        self.now = _Snapshot(DONE, {"flops_per_second": rate, "load_average": load, "cpu_share": share})
 
 
 class _Machine:
@@ -114,3 +116,21 @@ def test_a_failed_or_refused_measurement_is_tried_again_later_and_keeps_the_old_
     machine.jobs[2].now = _Snapshot(FAILED, error="stopped")
     assert holder.get() == 8e10  # the figure stays; the next try waits
     assert len(machine.jobs) == 3
+
+
+def test_a_measurement_starved_of_the_cpu_is_measured_again_and_taken_only_if_that_lasts() -> None:
+    machine = _Machine()
+    holder = machine.holder()
+    holder.get()
+    machine.jobs[0].finish(2e9, load=4.0, share=STARVED_SHARE / 10)  # a burst of other work, for a moment
+    assert holder.get() is None and len(machine.jobs) == 2  # not taken: measured again at once
+    machine.jobs[1].finish(8e10, load=4.0, share=0.9)
+    assert holder.get() == 8e10 and len(machine.jobs) == 2
+    # Later, a refresh is starved: the old figure stays, and only three starved ones in a row count.
+    machine.time, machine.load = machine.time + REFRESH_SECONDS, 1.0
+    for index, rate in enumerate((1e9, 3e9, 2e9)):
+        holder.get()
+        machine.jobs[-1].finish(rate, load=6.0, share=0.05)
+        if index < STARVED_TAKEN - 1:
+            assert holder.get() == 8e10
+    assert holder.get() == 3e9 and len(machine.jobs) == 2 + STARVED_TAKEN  # the fastest of them
