@@ -155,18 +155,19 @@ def test_jobs_of_a_visitor_who_left_are_stopped(make_pool) -> None:
     assert gone.wait(WAIT).state in (STOPPED, DONE)
 
 
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a process that ends between the two looks has ended)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_idle_workers_end_and_give_their_memory_back(make_pool) -> None:
     pool = make_pool(max_workers=2, idle_seconds=1)
     jobs = [pool.submit(probe(steps=2, seconds=0.1, hold_mb=50)) for _ in range(2)]
     pids = {job.wait(WAIT).result["pid"] for job in jobs}
-    until(
-        lambda: (
-            not any(
-                psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                for pid in pids
-            )
-        )
-    )
+    until(lambda: not any(_alive(pid) for pid in pids))
     # The pool notices an ended worker on its next tick (a zombie counts as ended above).
     until(lambda: pool.status().workers == 0)
 
