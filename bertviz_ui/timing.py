@@ -40,13 +40,19 @@ def _machine_rate() -> MeasuredRate:
 
 def machine_rate(start: bool = True) -> float | None:
     """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
-    ``start``, a measurement nobody has asked for yet is not started (and nothing is drawn). While it
+    ``start``, nothing is started, followed or drawn. While it
     is measured the page follows the measurement (``jobs.follow``) and shows the figure it waited
     for by itself; a new measurement of a stale rate (``MeasuredRate``) is followed silently, and
     the page draws again with the new figure once it is in."""
     holder = _machine_rate()
     rate = holder.get(start)
     job = holder.job()
+    if not start:
+        # A page that did not ask does not follow someone else's measurement: no fragment redrawing
+        # beside its own reruns. An explorer following a training page's measurement (a fragment
+        # every second, then a whole-page rerun) lost a slider change twice in busy test runs: the
+        # slider showed the new layer count and the figures stayed at the old one.
+        return rate
     if rate is not None:
         if job is not None:
             follow(job, lambda snapshot: None, every=REFRESH_WAIT_SECONDS)
@@ -78,6 +84,8 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
                          on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
                          help="A second or two of matrix products in a worker process, measured again when "
                          "the load changes; every page then predicts training times from it.")  # fmt: skip
+        elif not asked and _machine_rate().job() is not None:  # another page's: shown on the next change
+            right.caption(":material/timer: " + MEASURING)
         return
     prediction = predict_epoch_seconds(config, EXPLORER_CLASSES, batch_size, int(texts), rate)
     right.metric(
