@@ -168,18 +168,29 @@ def _mb(count: int) -> str:
 
 
 def _training_memory(
-    parameters: int, batch_size: int, activations: int, tensorflow_extra: int
+    parameters: int,
+    batch_size: int,
+    activations: int,
+    tensorflow_extra: int,
+    trained: int | None = None,
+    copies_per_param: float = WEIGHT_COPIES_BYTES_PER_PARAM,
+    encoder: str = FINE_TUNE,
 ) -> TrainingMemory:
+    """The parts of the estimate; ``trained`` parameters (all of them unless given) have gradients
+    and Adam's moments."""
+    with_gradients = parameters if trained is None else trained
     return TrainingMemory(
         parameters=parameters,
         batch_size=batch_size,
         weights=parameters * WEIGHT_BYTES_PER_PARAM,
-        gradients=parameters * GRADIENT_BYTES_PER_PARAM,
-        adam_moments=parameters * ADAM_MOMENT_BYTES_PER_PARAM,
+        gradients=with_gradients * GRADIENT_BYTES_PER_PARAM,
+        adam_moments=with_gradients * ADAM_MOMENT_BYTES_PER_PARAM,
         activations=activations,
         runtime=TRAINING_RUNTIME_MB * MIB,
-        weight_copies=int(parameters * WEIGHT_COPIES_BYTES_PER_PARAM),
+        weight_copies=int(parameters * copies_per_param),
         tensorflow_extra=tensorflow_extra,
+        encoder=encoder,
+        trained_parameters=trained,
     )
 
 
@@ -202,21 +213,15 @@ def estimate_training_memory(
 
 
 def _frozen_memory(model: ModelConfig, num_classes: int, batch_size: int) -> TrainingMemory:
-    parameters = costs.classifier_params(model, num_classes)
-    head = model.embed_dim * num_classes + num_classes
     one_block = costs.memory(model, ENCODE_BATCH).activation_bytes / model.layers
-    return TrainingMemory(
-        parameters=parameters,
-        batch_size=batch_size,
-        weights=parameters * WEIGHT_BYTES_PER_PARAM,
-        gradients=head * GRADIENT_BYTES_PER_PARAM,
-        adam_moments=head * ADAM_MOMENT_BYTES_PER_PARAM,
-        activations=0,  # a forward pass keeps nothing for a backward one
-        runtime=TRAINING_RUNTIME_MB * MIB,
-        weight_copies=int(parameters * FROZEN_COPIES_BYTES_PER_PARAM),
-        tensorflow_extra=int(one_block * FORWARD_LIVE_SHARE),
+    return _training_memory(
+        costs.classifier_params(model, num_classes),
+        batch_size,
+        0,  # a forward pass keeps nothing for a backward one
+        int(one_block * FORWARD_LIVE_SHARE),
+        trained=model.embed_dim * num_classes + num_classes,
+        copies_per_param=FROZEN_COPIES_BYTES_PER_PARAM,
         encoder=FROZEN,
-        trained_parameters=head,
     )
 
 
