@@ -12,7 +12,7 @@ import streamlit as st
 from bertviz_core.arithmetic import explain
 from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
 from bertviz_core.text import escape_markdown as md
-from bertviz_ui import training_run
+from bertviz_ui import ladder, training_run
 from bertviz_ui.jobs import pool
 from bertviz_ui.train_data import choose_table, data_section
 from bertviz_ui.train_inputs import settings_boxes, train_state
@@ -48,6 +48,8 @@ if rows is not None:
         st.code(explain.CLASSIFIER_HEAD_CODE, language="python")
     if start is not None and settings is not None:
         training_run.section(rows, source, start, settings)
+        st.subheader("4. How small can it be?", divider="gray")
+        ladder.section(rows, source, start, settings)
 elif training_run.running():  # the data changed under a running training: it goes on, shown here
     training_run.live_panel()
 

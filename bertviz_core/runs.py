@@ -49,6 +49,13 @@ class StoredRun:
         return float(self.record.get("finished", 0.0))
 
     @property
+    def group(self) -> str:
+        """What counts as one run against the caps: a ladder's sizes together (the record's
+        ``ladder.id``), any other run alone."""
+        ladder = self.record.get("ladder")
+        return f"ladder:{ladder['id']}" if isinstance(ladder, dict) and "id" in ladder else self.run_id
+
+    @property
     def kind(self) -> str:
         """What the run made: ``CLASSIFIER`` (a saved classifier; also every run recorded without a
         kind) or ``PRETRAINING`` (a checkpoint in Google's layout), from the record's ``kind``."""
@@ -174,15 +181,21 @@ class RunStore:
 
     def _over_caps(self, runs: list[StoredRun], sizes: dict[str, float]) -> list[StoredRun]:
         """Over the caps, the newest run stays; then checkpoints (uploaded or pretrained, which later
-        trainings start from) are kept before trained classifiers, each newest first."""
+        trainings start from) are kept before trained classifiers, each newest first. The sizes of
+        one ladder (``group``) count as one run and stay or go together: the newest ladder is whole."""
         newest_first = sorted(runs, key=lambda run: run.finished, reverse=True)
-        rest = sorted(newest_first[1:], key=lambda run: (run.kind != CLASSIFIER, run.finished), reverse=True)
-        total, dropped = 0.0, []
-        for index, run in enumerate(newest_first[:1] + rest):
+        newest = [run for run in newest_first if run.group == newest_first[0].group] if newest_first else []
+        rest = sorted((run for run in newest_first if run not in newest),
+                      key=lambda run: (run.kind != CLASSIFIER, run.finished), reverse=True)  # fmt: skip
+        total, dropped, groups = 0.0, set(), []
+        for run in newest + rest:
+            if run.group not in groups:
+                groups.append(run.group)
+            index = groups.index(run.group)
             total += sizes[run.run_id]
             if index >= self.max_runs or (index > 0 and total > self.max_mb):
-                dropped.append(run)
-        return dropped
+                dropped.add(run.group)
+        return [run for run in newest + rest if run.group in dropped]
 
 
 def _size_mb(folder: Path) -> float:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
@@ -40,6 +41,7 @@ class _Visitors:
         self._lock = threading.Lock()
         self._sessions: dict[str, set[str]] = {}
         self._jobs: dict[tuple[str, str], Job] = {}
+        self._ladders: dict[str, Any] = {}  # each visitor's last size ladder (jobs.ladder_run.LadderRun)
 
     def seen(self, visitor: str, session_id: str) -> None:
         with self._lock:
@@ -58,6 +60,14 @@ class _Visitors:
         with self._lock:  # sessions that ended are forgotten, so the sets stay small
             self._sessions[visitor] = self._sessions.get(visitor, set()) - gone
         return len(gone) < len(sessions)
+
+    def ladder(self, visitor: str) -> Any:
+        with self._lock:
+            return self._ladders.get(visitor)
+
+    def set_ladder(self, visitor: str, ladder: Any) -> None:
+        with self._lock:
+            self._ladders[visitor] = ladder
 
     def job(self, visitor: str, name: str) -> Job | None:
         with self._lock:
@@ -135,6 +145,15 @@ def submit(name: str, request: JobRequest) -> Job:
     job = pool().submit(request)
     _visitors().set_job(visitor(), name, job)
     return job
+
+
+def current_ladder() -> Any:
+    """The visitor's last size ladder (``jobs.ladder_run.LadderRun``), climbing or over, or None."""
+    return _visitors().ladder(visitor())
+
+
+def set_ladder(ladder: Any) -> None:
+    _visitors().set_ladder(visitor(), ladder)
 
 
 def current(name: str) -> Job | None:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from bertviz_core.arithmetic.bert_config import ERF_GELU, TANH_GELU
 from bertviz_core.arithmetic.config import ModelConfig
-from bertviz_core.data.rows import stratified_split
+from bertviz_core.data.rows import split_sizes as rows_split_sizes
 from bertviz_core.errors import UserError
 from bertviz_core.jobs.measured_rate import RETRY_SECONDS, MeasuredRate
 from bertviz_core.jobs.requests import machine_rate_request
@@ -101,10 +101,9 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
 def split_sizes(label_ids, val_share: float, seed: int) -> tuple[int, int] | None:
     """(training rows, validation rows) as training will split them; None if it cannot split."""
     try:
-        train, validation = stratified_split(label_ids, val_share, seed)
+        return rows_split_sizes(label_ids, val_share, seed)
     except UserError:
         return None
-    return len(train), len(validation)
 
 
 def training_prediction(

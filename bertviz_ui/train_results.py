@@ -11,7 +11,7 @@ from bertviz_core.arithmetic import explain
 from bertviz_core.charts import training as charts
 from bertviz_core.data.export import metrics_table, to_safe_csv
 from bertviz_core.model.activations import EXPORT_NOTE, needs_gelu_erf
-from bertviz_core.model.bundle import zip_folder
+from bertviz_core.model.bundle import quantized_in, zip_folder
 from bertviz_core.model.checkpoint import started_from
 from bertviz_core.runs import KEEP_SECONDS, MAX_RUNS, StoredRun
 from bertviz_core.settings import FROZEN
@@ -39,12 +39,19 @@ def results_section(runs: list[StoredRun]) -> None:
 
 def _choose(runs: list[StoredRun]) -> StoredRun:
     _compare(runs)
-    labels = {run.run_id: f"{finished_at(run)} · {run.record.get('source', '')}" for run in runs}
+    labels = {
+        run.run_id: f"{finished_at(run)} · {_ladder_size(run)}{run.record.get('source', '')}" for run in runs
+    }
     # Keyed by the newest run: when a training finishes, the page shows it (and compares it), whatever
     # was picked before; a widget keeps its value while its options change.
     chosen = st.selectbox("Run", list(labels), format_func=labels.get, key=f"train_run_choice_{runs[0].run_id}",
                           help="Every run you finished lately; the results, predictions and downloads below are of this one.")  # fmt: skip
     return next(run for run in runs if run.run_id == chosen)
+
+
+def _ladder_size(run: StoredRun) -> str:
+    ladder = run.record.get("ladder")
+    return f"ladder size {ladder['result']['name']} · " if isinstance(ladder, dict) else ""
 
 
 def run_row(run: TrainedRun) -> dict:
@@ -132,10 +139,18 @@ def _export(saved, metrics: dict, history: list[dict]) -> None:
     )
     if needs_gelu_erf(metrics):
         st.caption(EXPORT_NOTE)
+    quantized = quantized_in(saved.folder)
     first, second, third = st.columns(3)
     first.download_button("Model (zip)", lambda: zip_folder(saved.folder), file_name="bert_classifier.zip",
                           mime="application/zip", icon=":material/download:", on_click="ignore",
                           key="train_download_zip")  # fmt: skip
+    for precision in quantized:  # a ladder's sizes: their TensorFlow Lite file instead of model.h5
+        first.download_button(f"{precision} model (zip)", lambda precision=precision: zip_folder(saved.folder, precision),
+                              file_name=f"bert_classifier_{precision}.zip", mime="application/zip",
+                              icon=":material/compress:", on_click="ignore", key=f"train_download_{precision}",
+                              help=f"model-{precision}.tflite (TensorFlow Lite) with vocab.txt, labels.json and "
+                              f"config.json; `python -m bertviz_core predict bert_classifier_{precision}.zip \"a text\"` "
+                              "runs it.")  # fmt: skip
     second.download_button("Metrics (CSV)", to_safe_csv(metrics_table(metrics)), file_name="metrics.csv",
                            mime="text/csv", icon=":material/table:", on_click="ignore", key="train_download_metrics")  # fmt: skip
     third.download_button("History (CSV)", to_safe_csv(pd.DataFrame(history)), file_name="history.csv",

@@ -52,6 +52,29 @@ def test_the_caps_keep_the_newest_runs(tmp_path) -> None:
     assert [run.run_id for run in store.runs(visitor)] == [big[-1]]  # over 1 MB: only the newest stays
 
 
+def test_a_ladders_sizes_count_as_one_run_and_go_together(tmp_path) -> None:
+    store = RunStore(tmp_path, max_runs=2, max_mb=1)
+    visitor = store.visitor_key("token")
+
+    def size(ladder: str, index: int, bytes_: int = 10) -> str:
+        folder = store.new_run_folder(visitor)
+        (folder / "model.h5").write_bytes(b"x" * bytes_)
+        time.sleep(0.002)
+        return store.finish_run(
+            visitor, folder, {"source": "s", "ladder": {"id": ladder, "index": index}}
+        ).run_id
+
+    alone = finished(store, visitor, "a training")
+    first = [size("one", index) for index in range(4)]
+    # Five runs on disk against a cap of two: the ladder counts once, so the training stays.
+    assert {run.run_id for run in store.runs(visitor)} == {alone, *first}
+    second = [size("two", index) for index in range(3)]
+    assert {run.run_id for run in store.runs(visitor)} == {*first, *second}  # the oldest went: the training
+    third = [size("three", 0, 700_000), size("three", 1, 700_000)]
+    # Over the megabytes, the newest ladder stays whole and the others go whole.
+    assert {run.run_id for run in store.runs(visitor)} == set(third)
+
+
 def test_visitors_not_seen_for_the_kept_time_are_forgotten(tmp_path) -> None:
     store = RunStore(tmp_path, keep_seconds=60)
     gone, here = store.visitor_key("gone"), store.visitor_key("here")

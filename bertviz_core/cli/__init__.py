@@ -20,6 +20,7 @@ from bertviz_core.fields import MODEL_FIELDS
 COMMAND_MODULES = (
     "bertviz_core.cli.size",
     "bertviz_core.cli.train",
+    "bertviz_core.cli.ladder",
     "bertviz_core.cli.pretrain",
     "bertviz_core.cli.convert",
     "bertviz_core.cli.explain",

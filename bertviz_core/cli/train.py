@@ -20,7 +20,7 @@ from bertviz_core.data.rows import TrainingRows, training_rows
 from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, MODEL_FIELDS, TRAINING_FIELD, TRAINING_FIELDS
-from bertviz_core.model.bundle import BUNDLE_FILES, load_bundle, save_bundle
+from bertviz_core.model.bundle import BUNDLE_FILES, QUANTIZED_FILES, load_bundle, save_bundle
 from bertviz_core.model.checkpoint import CheckpointFiles, started_from
 from bertviz_core.model.classifier import ClassifierBundle, predict_proba
 from bertviz_core.model.distributed import TF_CONFIG, DistributedTraining, read_tf_config
@@ -84,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("model", metavar="DIR_OR_ZIP", help="the folder 'train --out' wrote, or its zip")
     predict.add_argument("texts", metavar="TEXT", nargs="+", help="texts to classify")
+    predict.add_argument("--quantized", choices=tuple(QUANTIZED_FILES), default=None,
+                         help="run the TensorFlow Lite model of that precision the folder holds ('ladder' writes "
+                         "them); a quantised export (the app's int8 zip) is run as it is")  # fmt: skip
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=run_predict)
 
@@ -309,7 +312,7 @@ def _tfidf_comparison(report: dict) -> str:
 
 def run_predict(args: argparse.Namespace) -> int:
     quiet_tensorflow()
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(args.model, precision=args.quantized)
     probabilities = predict_proba(bundle, args.texts)
     rows = []
     for text, row in zip(args.texts, probabilities, strict=True):

@@ -228,3 +228,9 @@ def stratified_split(label_ids: np.ndarray, val_share: float, seed: int) -> tupl
     train = np.sort(np.concatenate(train_parts)).astype(np.int64)
     val = np.sort(np.concatenate(val_parts)).astype(np.int64)
     return train, val
+
+
+def split_sizes(label_ids: np.ndarray, val_share: float, seed: int) -> tuple[int, int]:
+    """How many training and validation rows ``stratified_split`` gives (raises ``DataError`` as it does)."""
+    train, validation = stratified_split(label_ids, val_share, seed)
+    return len(train), len(validation)

@@ -24,6 +24,7 @@ FINISHED = frozenset({DONE, FAILED, STOPPED})
 TRAIN, BUILD, PREDICT, EXPLAIN = "train", "build", "predict", "explain"
 PRETRAIN = "pretrain"  # masked words and next sentences on a data set's texts (model.pretraining)
 MEASURE_RATE = "measure_rate"  # this machine's matrix-product rate (timing)
+LADDER_RUNG = "ladder_rung"  # a training, then its TensorFlow Lite conversions measured (ladder)
 
 
 # --- what a running job reports ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ worker process, or to a Ray cluster, without any object of the web process.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bertviz_core.arithmetic import costs
@@ -22,6 +23,7 @@ from bertviz_core.data.rows import Dataset
 from bertviz_core.jobs.protocol import (
     BUILD,
     EXPLAIN,
+    LADDER_RUNG,
     MEASURE_RATE,
     PREDICT,
     PRETRAIN,
@@ -29,6 +31,7 @@ from bertviz_core.jobs.protocol import (
     JobRequest,
     WarmUp,
 )
+from bertviz_core.ladder import Rung
 from bertviz_core.model.prepared import Shape
 from bertviz_core.settings import TrainSettings
 from bertviz_core.timing import MEASURE_SECONDS
@@ -78,6 +81,32 @@ def training_request(
         time_limit_seconds=max(1800.0, 4 * expected),
         expected_seconds=expected,
         affinity="" if checkpoint else Shape.of(config, classes, settings.seed).affinity(),
+    )
+
+
+def ladder_rung_request(
+    dataset: Dataset,
+    rung: Rung,
+    settings: TrainSettings,
+    folder: Path,
+    owner: str = "",
+    checkpoint: tuple[Path, str] | None = None,
+    keep: tuple[str, ...] = ("int8", "fp16"),
+) -> JobRequest:
+    """One size of a ladder (``tasks.ladder_rung``): ``rung``'s model trained with ``settings`` (its
+    encoder setting the rung's), saved in ``folder``, converted and measured; ``checkpoint`` for a
+    pretrained rung; ``keep``: the quantised files left on disk."""
+    settings = dataclasses.replace(settings, encoder=rung.encoder)
+    request = training_request(
+        dataset, rung.config, settings, folder, owner, checkpoint if rung.pretrained else None
+    )
+    request.inputs["keep"] = list(keep)
+    return dataclasses.replace(
+        request,
+        kind=LADDER_RUNG,
+        memory_mb=rung.memory_mb,
+        expected_seconds=rung.predicted_seconds,
+        time_limit_seconds=max(1800.0, 4 * rung.predicted_seconds),
     )
 
 

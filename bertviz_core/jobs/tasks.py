@@ -21,6 +21,7 @@ from bertviz_core.errors import JobError
 from bertviz_core.jobs.protocol import (
     BUILD,
     EXPLAIN,
+    LADDER_RUNG,
     MEASURE_RATE,
     PREDICT,
     PRETRAIN,
@@ -86,6 +87,32 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     ``settings`` (as dicts), ``folder``, and ``checkpoint`` (``{"folder", "name"}`` of an unpacked
     checkpoint to start from, or None). Result: the metrics and the folder.
     """
+    return _train(inputs, progress)
+
+
+def ladder_rung(inputs: dict[str, Any], progress: Progress) -> dict:
+    """One size of a ladder (``ladder``): ``train``, then the saved classifier converted to TensorFlow
+    Lite and measured (``model.quantize``): the files of the precisions in ``inputs["keep"]`` (default
+    both) stay beside ``model.h5``. Result: ``train``'s, plus ``quantized``
+    (``QuantizationReport.to_dict()``) and ``seconds``, the whole rung's."""
+
+    started = time.perf_counter()
+
+    def measure(bundle: Any, folder: Path) -> dict:
+        from bertviz_core.model.quantize import PRECISIONS, quantize
+
+        progress.emit(
+            Stage("Converting the trained model to TensorFlow Lite (int8, then fp16) and timing it...")
+        )
+        report = quantize(bundle, folder, keep=inputs.get("keep", PRECISIONS))
+        return {"quantized": report.to_dict(), "seconds": round(time.perf_counter() - started, 3)}
+
+    return _train(inputs, progress, measure)
+
+
+def _train(inputs: dict[str, Any], progress: Progress, then: Any = None) -> dict:
+    """``train``; ``then(bundle, folder)``, given, runs on the saved classifier while its model is
+    still at hand, and what it returns joins the result."""
     from bertviz_core.arithmetic.config import ModelConfig
     from bertviz_core.data.rows import Dataset
     from bertviz_core.model.bundle import save_bundle
@@ -117,7 +144,8 @@ def train(inputs: dict[str, Any], progress: Progress) -> dict:
     with SHELF.lending() as lender:  # the model goes back on the shelf once it is saved
         bundle = train_classifier(dataset, config, settings, reporter, checkpoint=checkpoint, models=lender)
         folder = save_bundle(bundle, inputs["folder"])
-    return {"metrics": bundle.metrics, "folder": str(folder)}
+        more = then(bundle, folder) if then is not None else {}
+    return {"metrics": bundle.metrics, "folder": str(folder), **more}
 
 
 # The traced classifiers this process keeps for the next training of the same shape (no TensorFlow
@@ -256,4 +284,5 @@ TASKS = {
     PREDICT: predict,
     EXPLAIN: explain,
     MEASURE_RATE: measure_rate,
+    LADDER_RUNG: ladder_rung,
 }

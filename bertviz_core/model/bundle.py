@@ -10,6 +10,9 @@
 - ``metrics.json``: evaluation, history and token statistics.
 - ``validation.json``: every validation text, its true class and the model's probabilities (what
   the page's mistakes view shows); optional, like ``metrics.json``.
+- ``model-int8.tflite``, ``model-fp16.tflite``: the classifier quantised by TensorFlow Lite
+  (``model.quantize``; a size ladder writes them). A folder or zip may hold one of them instead of
+  ``model.h5``: ``load_bundle`` then runs it with LiteRT, so ``predict`` takes a quantised export.
 
 A zip may come from anyone: only these names are read (no folders, no '..'), sizes are capped,
 and the model's configuration may only name keras-bert's own layers and the head's (no Lambda
@@ -48,6 +51,9 @@ MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE 
 )
 BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE)
 OPTIONAL_FILES = frozenset({METRICS_FILE, VALIDATION_FILE})
+QUANTIZED_FILES = {"int8": "model-int8.tflite", "fp16": "model-fp16.tflite"}
+# Every name a saved folder or zip may hold: the bundle's, and its quantised models.
+ARCHIVE_FILES = BUNDLE_FILES + tuple(QUANTIZED_FILES.values())
 # The memory guard keeps trainable models far below this (1200 MB / 16 bytes per parameter
 # is 300 MB of fp32 weights).
 MAX_BUNDLE_BYTES = 400 * 1024 * 1024
@@ -110,15 +116,22 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
-def zip_folder(folder: str | Path) -> bytes:
-    """A saved bundle's folder as a zip of its plain names (no folders; no TensorFlow needed)."""
+def zip_folder(folder: str | Path, precision: str | None = None) -> bytes:
+    """A saved bundle's folder as a zip of its plain names (no folders; no TensorFlow needed); with
+    ``precision`` ("int8", "fp16"), its quantised model instead of ``model.h5``."""
+    model = MODEL_FILE if precision is None else QUANTIZED_FILES[precision]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in BUNDLE_FILES:
+        for name in (model, *BUNDLE_FILES[1:]):
             if name in OPTIONAL_FILES and not (Path(folder) / name).is_file():
                 continue
             archive.write(Path(folder) / name, arcname=name)
     return buffer.getvalue()
+
+
+def quantized_in(folder: str | Path) -> list[str]:
+    """The precisions whose quantised model ``folder`` holds (``QUANTIZED_FILES``), int8 first."""
+    return [precision for precision, name in QUANTIZED_FILES.items() if (Path(folder) / name).is_file()]
 
 
 @dataclass(frozen=True)
@@ -146,27 +159,49 @@ def read_saved(folder: str | Path) -> SavedClassifier:
     return SavedClassifier(Path(folder), config, settings, tuple(labels), vocabulary, metrics, validation)
 
 
-def load_bundle(source: str | Path | bytes, max_bytes: int = MAX_BUNDLE_BYTES) -> ClassifierBundle:
-    """Load a bundle from a folder, a zip file's path, or a zip's bytes (an upload)."""
+def load_bundle(
+    source: str | Path | bytes, max_bytes: int = MAX_BUNDLE_BYTES, precision: str | None = None
+) -> ClassifierBundle:
+    """Load a bundle from a folder, a zip file's path, or a zip's bytes (an upload).
+
+    ``precision`` ("int8", "fp16") loads that quantised model (``model.quantize.LiteModel``) instead
+    of ``model.h5``; without it, ``model.h5``, or the one quantised model a quantised export holds."""
+    if precision is not None and precision not in QUANTIZED_FILES:
+        raise BundleError(
+            f"The precision must be {' or '.join(QUANTIZED_FILES)}, not {str(precision)[:20]!r}."
+        )
     if isinstance(source, (bytes, bytearray)):
-        return _load_files(_read_zip(io.BytesIO(source), "the uploaded file", max_bytes))
+        return _load_files(
+            _read_zip(io.BytesIO(source), "the uploaded file", max_bytes), precision, "the upload"
+        )
     path = Path(source)
     if path.is_dir():
-        return _load_files(_read_folder(path, max_bytes))
+        if precision is not None and not (path / QUANTIZED_FILES[precision]).is_file():
+            raise BundleError(
+                f"The folder {path.name} holds no {precision} model ({QUANTIZED_FILES[precision]}); "
+                "train it with the ladder, or leave out the precision."
+            )
+        return _load_files(_read_folder(path, max_bytes, precision=precision), precision, str(path))
     if path.is_file():
         with path.open("rb") as handle:
-            return _load_files(_read_zip(handle, path.name, max_bytes))
+            return _load_files(_read_zip(handle, path.name, max_bytes), precision, path.name)
     raise BundleError(f"{source} does not exist; give the folder or zip that 'train --out' wrote.")
 
 
-def _read_folder(folder: Path, max_bytes: int, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+def _read_folder(
+    folder: Path, max_bytes: int, skip: tuple[str, ...] = (), precision: str | None = None
+) -> dict[str, bytes]:
     """The bundle's files in ``folder``; a name in ``skip`` is only checked to exist (read_saved
-    has no use for model.h5's megabytes)."""
+    has no use for model.h5's megabytes). One model is read: ``precision``'s quantised one, else
+    ``model.h5``, else the first quantised one there."""
+    names = [name for name in ARCHIVE_FILES if (folder / name).is_file()]
+    models = [name for name in names if name == MODEL_FILE or name in QUANTIZED_FILES.values()]
+    wanted = QUANTIZED_FILES[precision] if precision is not None else (models[:1] or [MODEL_FILE])[0]
     files = {}
     total = 0
-    for name in BUNDLE_FILES:
+    for name in names:
         path = folder / name
-        if not path.is_file():
+        if name in models and name != wanted:
             continue
         if name in skip:
             files[name] = b""
@@ -191,10 +226,10 @@ def _read_zip(handle: Any, label: str, max_bytes: int) -> dict[str, bytes]:
         entries = archive.infolist()
         names = [entry.filename for entry in entries]
         for name in names:
-            if name not in BUNDLE_FILES:
+            if name not in ARCHIVE_FILES:
                 raise BundleError(
                     f"{label} holds {name[:80]!r}, which is not part of a saved classifier; "
-                    f"only {', '.join(BUNDLE_FILES)} may be in it, with no folders."
+                    f"only {', '.join(ARCHIVE_FILES)} may be in it, with no folders."
                 )
         if len(set(names)) != len(names):
             raise BundleError(f"{label} lists a file twice; export the model again.")
@@ -225,7 +260,9 @@ def _read_zip(handle: Any, label: str, max_bytes: int) -> dict[str, bytes]:
 
 
 def _require_files(files: dict[str, bytes], label: str) -> dict[str, bytes]:
-    missing = [name for name in BUNDLE_FILES if name not in files and name not in OPTIONAL_FILES]
+    has_model = MODEL_FILE in files or any(name in files for name in QUANTIZED_FILES.values())
+    optional = OPTIONAL_FILES | ({MODEL_FILE} if has_model else set())
+    missing = [name for name in BUNDLE_FILES if name not in files and name not in optional]
     if missing:
         raise BundleError(f"{label} has no {missing[0]}; give the folder or zip that 'train --out' wrote.")
     for name in (VOCAB_FILE, LABELS_FILE, CONFIG_FILE, METRICS_FILE, VALIDATION_FILE):
@@ -241,10 +278,22 @@ def _json(files: dict[str, bytes], name: str) -> Any:
         raise BundleError(f"{name} is not valid JSON; export the model again.") from None
 
 
-def _load_files(files: dict[str, bytes]) -> ClassifierBundle:
+def _load_files(files: dict[str, bytes], precision: str | None = None, label: str = "") -> ClassifierBundle:
     config, settings, labels, vocabulary, metrics = _read_plain_files(files)
-    model = _load_model(files[MODEL_FILE])
-    _check_model_matches(model, config, len(labels))
+    quantized = [name for name in QUANTIZED_FILES.values() if name in files]
+    if precision is not None or MODEL_FILE not in files:
+        name = QUANTIZED_FILES[precision] if precision is not None else quantized[0]
+        if name not in files:
+            raise BundleError(
+                f"{label or 'The model'} holds no {precision} model ({name}); it has "
+                f"{', '.join(quantized + ([MODEL_FILE] if MODEL_FILE in files else []))}."
+            )
+        from bertviz_core.model.quantize import LiteModel
+
+        model = LiteModel(files[name], config.seq_len, len(labels), f"The file {name}")
+    else:
+        model = _load_model(files[MODEL_FILE])
+        _check_model_matches(model, config, len(labels))
     validation = _json(files, VALIDATION_FILE) if VALIDATION_FILE in files else {}
     if validation:
         ValidationPredictions.from_dict(validation, labels)  # refuses a malformed file in one sentence

@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -135,12 +135,21 @@ def traced_forward(model: Any, seq_len: int) -> Callable[[dict], Any]:
     )
 
 
+@runtime_checkable
+class LiteForward(Protocol):
+    """A model that is not Keras' and runs its own forward pass (``model.quantize.LiteModel``)."""
+
+    def forward(self, inputs: dict) -> np.ndarray: ...
+
+
 # A loaded classifier's traced pass, traced on its first prediction and kept while the model lives.
 _forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _forwards_lock = threading.Lock()
 
 
 def _forward_of(bundle: ClassifierBundle) -> Callable[[dict], Any]:
+    if isinstance(bundle.model, LiteForward):  # a quantised model (model.quantize.LiteModel) runs itself
+        return bundle.model.forward
     with _forwards_lock:
         forward = _forwards.get(bundle.model)
         if forward is None:

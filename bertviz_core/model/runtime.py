@@ -26,13 +26,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # it printed is passed on.
 _START_UP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
-    r"Could not find cuda drivers|failed call to cuInit|cuda_platform|TF-TRT Warning"
+    r"Could not find cuda drivers|failed call to cuInit|cuda_platform|TF-TRT Warning|"
+    r"Created TensorFlow Lite XNNPACK delegate"
 )
 _import_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
+def quiet_native_stderr() -> Iterator[None]:
+    """File descriptor 2 captured while inside, and passed on without the known start-up chatter."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -86,7 +88,7 @@ def tensorflow() -> ModuleType:
         if "tensorflow" in sys.modules:
             import tensorflow as tf
         else:
-            with _quiet_native_stderr():
+            with quiet_native_stderr():
                 import tensorflow as tf
 
                 tf.config.list_physical_devices()  # the CUDA probe prints here, not at import
