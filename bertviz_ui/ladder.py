@@ -48,10 +48,16 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
         "and fp16: accuracy against size, measured."
     )
     climbing = current_ladder()
-    if climbing is not None and not climbing.snapshot().is_over:
+    climbing = climbing if climbing is not None and not climbing.snapshot().is_over else None
+    least, most, default = BUDGET_MINUTES
+    # Drawn while a ladder climbs too (disabled): a widget left out of a run loses its value.
+    minutes = st.slider("Time budget (minutes)", least, most, default, key="ladder_budget_minutes",
+                        disabled=climbing is not None,
+                        help="The ladder plans the longest row of sizes whose predicted training fits in it.")  # fmt: skip
+    if climbing is not None:
         st.fragment(_live, run_every=LIVE_SECONDS)(climbing)
         return
-    plan = _plan(rows, start, settings)
+    plan = _plan(rows, start, settings, minutes)
     if plan is not None and st.button("Climb the ladder", icon=":material/stacked_bar_chart:", key="ladder_start",
                                       help="Every size becomes one of your runs; Stop keeps the sizes already finished."):  # fmt: skip
         _start(rows, source, start, settings, plan)
@@ -59,10 +65,7 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
     _last_ladder()
 
 
-def _plan(rows: TrainingRows, start, settings: TrainSettings) -> LadderPlan | None:
-    least, most, default = BUDGET_MINUTES
-    minutes = st.slider("Time budget (minutes)", least, most, default, key="ladder_budget_minutes",
-                        help="The ladder plans the longest row of sizes whose predicted training fits in it.")  # fmt: skip
+def _plan(rows: TrainingRows, start, settings: TrainSettings, minutes: int) -> LadderPlan | None:
     rate = machine_rate()
     sizes = split_sizes(rows.dataset.label_ids, settings.val_share, settings.seed)
     if rate is None or sizes is None:
@@ -204,10 +207,14 @@ def _last_ladder() -> None:
         for point in (event.selection.points if event else [])
         if point.get("customdata")
     ]
-    if picked:
-        # The results' run picker (keyed by the newest run) opens the size clicked.
+    if picked and picked[0] != st.session_state.get("ladder_opened"):
+        # The results' run picker (keyed by the newest run) opens the size clicked, once: the picker
+        # stays the visitor's to change while the point stays selected.
+        st.session_state["ladder_opened"] = picked[0]
         st.session_state[f"train_run_choice_{runs[0].run_id}"] = picked[0]
         st.caption("The results below now show the size you clicked.")
+    elif not picked:
+        st.session_state.pop("ladder_opened", None)
     best = smallest_within(report)
     if best is not None:
         st.success(

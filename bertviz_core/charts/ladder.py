@@ -9,6 +9,7 @@ the file's bytes, the int8 files are points too (their own validation accuracy),
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -81,11 +82,22 @@ def ladder_chart(report: Mapping, x: str = "params", run_ids: Sequence[str] | No
             )  # fmt: skip
     figure.update_layout(
         title=dict(text="Validation accuracy against size", x=0, xanchor="left"),
+        xaxis_range=_log_range([value for trace in figure.data for value in (trace.x or ())]),
         height=420, margin=dict(l=10, r=10, t=50, b=10), clickmode="event+select",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
         xaxis=dict(type="log", title=AXES[x]), yaxis=dict(title="validation accuracy", tickformat=".0%"),
     )  # fmt: skip
     return figure
+
+
+def _log_range(values: Sequence[float]) -> list[float] | None:
+    """The log axis' range with room for the labels beside the first and the last point."""
+    positive = [math.log10(value) for value in values if value and value > 0]
+    if not positive:
+        return None
+    low, high = min(positive), max(positive)
+    pad = max(0.15, 0.08 * (high - low))
+    return [low - pad, high + 2 * pad]
 
 
 def _hover(run: Mapping) -> str:

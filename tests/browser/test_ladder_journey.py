@@ -1,0 +1,57 @@
+"""The size ladder in a real browser: a budget, the climb, the chart, and a point that opens its run.
+
+Set BERTVIZ_SCREENSHOT_DIR to keep screenshots of the finished ladder at 1024 and 1400 px wide.
+"""
+
+from __future__ import annotations
+
+from tests.browser.test_train_journey import open_train_page, reviews_csv, set_number
+
+LADDER_TIMEOUT_MS = 300_000
+
+
+def test_climb_a_ladder_and_open_a_size_from_the_chart(page, wait_for_run, finished_runs, screenshot_dir):
+    open_train_page(page, wait_for_run)
+    before = finished_runs(page)
+    page.get_by_text("My CSV file").click()
+    wait_for_run(page, after=before)
+    before = finished_runs(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv(200)}]
+    )
+    wait_for_run(page, after=before)
+    set_number(page, "train_epochs", 1, wait_for_run, finished_runs)
+    set_number(page, "train_model_seq_len", 16, wait_for_run, finished_runs)
+
+    # The budget slider, from the keyboard as a visitor might: its least, one minute.
+    page.locator(".st-key-ladder_start").wait_for(timeout=LADDER_TIMEOUT_MS)
+    main = page.locator("[data-testid='stMain']")
+    five_minutes = main.get_by_text(" sizes from ").first.inner_text()
+    thumb = page.get_by_test_id("stSlider").filter(has_text="Time budget").get_by_role("slider")
+    before = finished_runs(page)
+    thumb.focus()
+    thumb.press("Home")
+    wait_for_run(page, after=before)
+    planned = main.get_by_text(" sizes from ").first.inner_text()
+    assert planned != five_minutes  # a smaller plan for one minute
+    sizes = int(planned.split(" sizes from ")[0].split()[-1])
+
+    page.get_by_role("button", name="Climb the ladder").click()
+    page.locator(".st-key-ladder_stop").wait_for(timeout=LADDER_TIMEOUT_MS)  # climbing, live
+    page.locator(".st-key-ladder_chart").wait_for(timeout=LADDER_TIMEOUT_MS)
+    wait_for_run(page)
+    assert main.get_by_text("Your last ladder").count() == 1
+    points = page.locator(".st-key-ladder_chart .scatterlayer .trace").nth(1).locator(".point")
+    assert points.count() == sizes
+    for width in (1024, 1400):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.locator(".st-key-ladder_chart").scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshot_dir / f"ladder-{width}.png"), full_page=False)
+
+    # A point opens its size in the results below: the run picker names it.
+    before = finished_runs(page)
+    points.first.click(force=True)
+    wait_for_run(page, after=before)
+    main.get_by_text("The results below now show the size you clicked.").wait_for()
+    run_box = page.get_by_test_id("stSelectbox").filter(has_text="Run")
+    assert "ladder size L1 H8 A1 F16" in run_box.inner_html()  # the value shown, closed
