@@ -165,6 +165,9 @@ def _warm(tasks: ModuleType, inputs: dict[str, Any] | None) -> None:
 
 def serve(connection: Connection, tasks_module: str = DEFAULT_TASKS) -> None:
     lower_priority()  # before any thread starts: they inherit it
+    from bertviz_core.model.runtime import filter_native_stderr
+
+    filter_native_stderr()  # TensorFlow's once-per-process notices stay out of the server's log
     tasks = importlib.import_module(tasks_module)
     inbox: queue.Queue = queue.Queue()
     mailbox = _Mailbox()

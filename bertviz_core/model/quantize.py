@@ -16,6 +16,7 @@ hands ``classifier.predict_proba`` for a quantised bundle, so ``predict`` accept
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
 import threading
 import time
@@ -63,7 +64,15 @@ def convert(bundle: ClassifierBundle, precision: str) -> bytes:
     """The classifier as a TensorFlow Lite flatbuffer, its weights in ``precision`` (``PRECISIONS``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}")
-    return bytes(_converter(bundle, precision).convert())
+    logger = runtime.tensorflow().get_logger()
+    level = logger.level
+    # The converter reloads the model it saved on the way and tf-keras warns that the reloaded copy's
+    # metrics are not built; nothing here uses them.
+    logger.setLevel(logging.ERROR)
+    try:
+        return bytes(_converter(bundle, precision).convert())
+    finally:
+        logger.setLevel(level)
 
 
 class LiteModel:

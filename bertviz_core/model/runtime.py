@@ -7,6 +7,7 @@ Importing lazily also keeps the explorer free of TensorFlow's 3 s and 600 MB sta
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -27,9 +28,42 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _START_UP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
     r"Could not find cuda drivers|failed call to cuInit|cuda_platform|TF-TRT Warning|"
-    r"Created TensorFlow Lite XNNPACK delegate"
+    r"Created TensorFlow Lite XNNPACK delegate|"
+    # Printed once per process at the first training step, on CPUs with AVX-512 too, before oneDNN falls
+    # back to Eigen for int32 operations (the token ids' embedding lookups): nothing for anyone to do.
+    r"oneDNN supports DT_INT32 only on platforms with AVX-512"
 )
 _import_lock = threading.Lock()
+
+
+def filter_native_stderr() -> None:
+    """For the rest of this process (a worker's): what native code writes to file descriptor 2 passes
+    through a thread that drops the known chatter above, whenever TensorFlow prints it; Python's own
+    ``sys.stderr`` (tracebacks) writes to the real descriptor directly."""
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        read_end, write_end = os.pipe()
+    except (OSError, ValueError):  # no real stderr: nothing to filter
+        return
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = open(real, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+    def pump() -> None:
+        with open(read_end, "rb") as source:
+            for line in source:
+                if not _START_UP_NOISE.search(line.decode("utf-8", "replace")):
+                    os.write(real, line)
+
+    pumping = threading.Thread(target=pump, name="native-stderr-filter", daemon=True)
+    pumping.start()
+
+    def drain() -> None:  # at exit, what is still in the pipe is passed on before the process ends
+        os.dup2(real, 2)  # the pipe's last writer closes: the pump reads to its end
+        pumping.join(timeout=1.0)
+
+    atexit.register(drain)
 
 
 @contextlib.contextmanager

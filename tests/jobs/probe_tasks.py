@@ -38,6 +38,8 @@ def probe(inputs: dict[str, Any], progress) -> dict:
         time.sleep(float(inputs.get("seconds", 0.0)))
         progress.emit(Step(step + 1, os.getpid()))
         done = step + 1
+    for line in inputs.get("native_stderr", ()):  # as TensorFlow's C++ writes: straight to descriptor 2
+        os.write(2, line.encode() + b"\n")
     if inputs.get("crash"):
         os._exit(9)
     if inputs.get("fail"):

@@ -57,6 +57,21 @@ def test_jobs_run_in_worker_processes_and_report_in_order(make_pool) -> None:
     assert snapshot.result["pid"] != os.getpid()
 
 
+def test_tensorflows_known_native_notices_stay_out_of_the_server_log(make_pool, capfd) -> None:
+    noise = (
+        "E0000 00:00:1796684582 29961 util.cc:131] oneDNN supports DT_INT32 only on platforms with AVX-512."
+    )
+    pool = make_pool(max_workers=1)
+    job = pool.submit(probe(native_stderr=[noise, "a real problem, kept"]))
+    assert job.wait(WAIT).state == DONE
+    printed = []
+    until(
+        lambda: printed.append(capfd.readouterr().err) or "a real problem, kept" in "".join(printed),
+        timeout=10,
+    )
+    assert "oneDNN supports DT_INT32" not in "".join(printed)
+
+
 def test_no_more_jobs_run_at_once_than_workers(make_pool) -> None:
     pool = make_pool(max_workers=2)
     jobs = [pool.submit(probe(steps=6, seconds=0.1)) for _ in range(5)]
