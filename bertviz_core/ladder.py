@@ -20,7 +20,7 @@ from bertviz_core.arithmetic.config import ModelConfig
 from bertviz_core.arithmetic.training_memory import TF_BASELINE_MB, training_job_mb
 from bertviz_core.errors import UserError
 from bertviz_core.fields import FINE_TUNE, FROZEN
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import SCRATCH, TrainSettings, suggested_settings
 from bertviz_core.text import MIB, format_duration
 from bertviz_core.timing import predict_encoding_seconds, predict_epoch_seconds
 
@@ -67,6 +67,7 @@ class Rung:
     parameters: int  # the encoder plus the head, as keras-bert's count_params() says
     predicted_seconds: float
     memory_mb: int
+    settings: TrainSettings = TrainSettings()  # how it trains (settings.suggested_settings)
 
     def predicted_bytes(self) -> dict[str, int]:
         """The weights' bytes in fp32, fp16 and int8, as the explorer counts them."""
@@ -82,6 +83,7 @@ class Rung:
             "predicted_seconds": round(self.predicted_seconds, 1),
             "memory_mb": self.memory_mb,
             "predicted_bytes": self.predicted_bytes(),
+            "settings": self.settings.to_dict(),
         }
 
 
@@ -152,9 +154,8 @@ def rung_seconds(
     return seconds + CONVERSIONS * (CONVERSION_SECONDS + CONVERSION_SECONDS_PER_PARAMETER * parameters)
 
 
-def _rung(
-    name, config, classes, rows, settings, rate, memory_budget_mb, encoder, pretrained, gelu
-) -> Rung | None:
+def _rung(name, config, classes, rows, settings, rate, memory_budget_mb, way, gelu) -> Rung | None:
+    encoder = FROZEN if way == FROZEN else FINE_TUNE
     memory = rung_memory_mb(config, classes, settings.batch_size, encoder)
     if memory > memory_budget_mb:
         return None
@@ -162,10 +163,11 @@ def _rung(
         name=name,
         config=config,
         encoder=encoder,
-        pretrained=pretrained,
+        pretrained=way != SCRATCH,
         parameters=costs.classifier_params(config, classes),
         predicted_seconds=rung_seconds(config, classes, *rows, settings, rate, encoder, gelu),
         memory_mb=memory,
+        settings=settings,
     )
 
 
@@ -179,19 +181,23 @@ def plan_ladder(
     machine_rate: float,
     memory_budget_mb: int,
     pretrained: tuple[str, ModelConfig, str] | None = None,
+    visitors_way: str = SCRATCH,
 ) -> LadderPlan:
     """The ladder for ``budget_seconds``: the longest row of ``FAMILY`` sizes (at ``base``'s vocabulary
     and sequence length) that fits beside the pretrained rungs, thinned to ``MAX_RUNGS`` keeping the
     smallest and the largest; plus, given ``pretrained`` (its name, ``model_config`` and GELU), its
-    head only and its fine-tuning. A size whose worker would need more than ``memory_budget_mb`` is
-    not offered. Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
+    head only and its fine-tuning. Each way of training takes ``settings`` as they are when it is the
+    visitor's own (``visitors_way``: ``SCRATCH``, ``FINE_TUNE`` or ``FROZEN``), with its suggested
+    learning rate otherwise (``settings.suggested_settings``): one rate for a new model and a
+    pretrained one would ruin either. A size whose worker would need more than ``memory_budget_mb``
+    is not offered. Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
     rows = (train_rows, validation_rows)
     family = []
     for shape in FAMILY:
         config = family_config(base, shape)
         rung = _rung(
-            f"L{shape[0]} H{shape[1]} A{shape[2]} F{shape[3]}", config, classes, rows, settings, machine_rate,
-            memory_budget_mb, FINE_TUNE, False, TANH_GELU,
+            f"L{shape[0]} H{shape[1]} A{shape[2]} F{shape[3]}", config, classes, rows,
+            suggested_settings(settings, SCRATCH, visitors_way), machine_rate, memory_budget_mb, SCRATCH, TANH_GELU,
         )  # fmt: skip
         if rung is None:
             break  # the family only grows from here
@@ -201,8 +207,8 @@ def plan_ladder(
     if pretrained is not None:
         name, config, gelu = pretrained
         for encoder, how in ((FROZEN, "head only"), (FINE_TUNE, "fine-tuned")):
-            rung = _rung(f"{name}, {how}", config, classes, rows, settings, machine_rate, memory_budget_mb,
-                         encoder, True, gelu)  # fmt: skip
+            rung = _rung(f"{name}, {how}", config, classes, rows, suggested_settings(settings, encoder, visitors_way),
+                         machine_rate, memory_budget_mb, encoder, gelu)  # fmt: skip
             if rung is None:
                 notes.append(
                     f"{name} {how} is left out: its worker would need more memory than this app allows."

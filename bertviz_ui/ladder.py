@@ -26,7 +26,7 @@ from bertviz_core.jobs.protocol import DONE, QUEUED
 from bertviz_core.jobs.requests import ladder_rung_request
 from bertviz_core.ladder import LadderPlan, ladder_report, plan_ladder, rung_result, smallest_within
 from bertviz_core.runs import CLASSIFIER, MAX_MB, StoredRun
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import FROZEN, SCRATCH, TrainSettings
 from bertviz_core.text import escape_markdown as md
 from bertviz_core.text import format_bytes, format_duration
 from bertviz_ui.jobs import current_ladder, pool, set_ladder, store, visitor
@@ -44,8 +44,9 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
     st.caption(
         "Trains a row of sizes on this data, from a few tens of thousands of parameters to the largest your "
         "time budget allows (plus the pretrained start, head only and fine-tuned, when you start from one), "
-        "each on the same split and seed with the settings above, and converts each to TensorFlow Lite int8 "
-        "and fp16: accuracy against size, measured."
+        "each on the same split and seed with the settings above (a way of training other than your start's "
+        "takes its own suggested learning rate), and converts each to TensorFlow Lite int8 and fp16: accuracy "
+        "against size, measured."
     )
     climbing = current_ladder()
     climbing = climbing if climbing is not None and not climbing.snapshot().is_over else None
@@ -78,7 +79,8 @@ def _plan(rows: TrainingRows, start, settings: TrainSettings, minutes: int) -> L
     )
     try:
         plan = plan_ladder(base, len(rows.dataset.class_names), *sizes, settings, minutes * 60, rate,
-                           training_budget_mb(beside_server=True), pretrained)  # fmt: skip
+                           training_budget_mb(beside_server=True), pretrained,
+                           SCRATCH if start.checkpoint is None else settings.encoder)  # fmt: skip
     except UserError as error:
         st.error(md(error))
         return None
@@ -90,7 +92,9 @@ def _plan(rows: TrainingRows, start, settings: TrainSettings, minutes: int) -> L
             {
                 "size": rung.name,
                 "parameters": rung.parameters,
-                "trains": "head only" if rung.encoder != "fine-tune" else "every layer",
+                "trains": "head only" if rung.encoder == FROZEN else "every layer",
+                "learning rate": f"{rung.settings.learning_rate:g}",
+                "epochs (at most)": rung.settings.epochs,
                 "predicted time": format_duration(rung.predicted_seconds),
                 "memory (MB)": rung.memory_mb,
                 "fp32 / int8 weights": f"{format_bytes(rung.predicted_bytes()['fp32'])} / "
@@ -111,9 +115,7 @@ def _start(rows: TrainingRows, source: str, start, settings: TrainSettings, plan
 
     def request_for(index: int, rung):
         folders[index] = runs.new_run_folder(key)
-        request = ladder_rung_request(
-            rows.dataset, rung, settings, folders[index], key, checkpoint, KEPT_PRECISIONS
-        )
+        request = ladder_rung_request(rows.dataset, rung, folders[index], key, checkpoint, KEPT_PRECISIONS)
         request.inputs["source"] = source
         return request
 

@@ -21,7 +21,15 @@ from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELD
 from bertviz_core.model.checkpoint import MAX_CHECKPOINT_MB, CheckpointFiles, open_checkpoint, read_checkpoint
 from bertviz_core.runs import CHECKPOINT as CHECKPOINT_RUN
 from bertviz_core.runs import PRETRAINING, StoredRun
-from bertviz_core.settings import FINE_TUNE, FROZEN
+from bertviz_core.settings import (
+    FINE_TUNE,
+    FINE_TUNING_RATE,
+    FROZEN,
+    FROZEN_EPOCHS,
+    FROZEN_PATIENCE,
+    FROZEN_RATE,
+    NEW_MODEL_RATE,
+)
 from bertviz_core.text import MIB
 from bertviz_core.text import escape_markdown as md
 from bertviz_core.train_state import SCRATCH, TrainState
@@ -34,10 +42,6 @@ from bertviz_ui.training_run import finished_at
 CHECKPOINT_KINDS = (CHECKPOINT_RUN, PRETRAINING)
 _GENERATION = "train_checkpoint_upload_generation"
 _NOTICE = "train_checkpoint_notice"
-FINE_TUNING_RATE, NEW_MODEL_RATE = 3e-5, TRAINING_FIELD["learning_rate"].default
-# The head only: measured on all-MiniLM-L6-v2 and five topics of Debian's fortunes (docs/transfer.md),
-# 1e-2 for up to 60 epochs with patience 5 (about 0.1 s an epoch once the encoder has read the texts).
-FROZEN_RATE, FROZEN_EPOCHS, FROZEN_PATIENCE = 1e-2, 60, 5
 ENCODER_CHOICES = {
     FINE_TUNE: "Fine-tune every layer",
     FROZEN: "Train the head only (the encoder stays as it is)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bertviz_core.arithmetic import costs
@@ -21,7 +23,14 @@ from bertviz_core.ladder import (
     rung_seconds,
     smallest_within,
 )
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import (
+    FINE_TUNING_RATE,
+    FROZEN_EPOCHS,
+    FROZEN_PATIENCE,
+    FROZEN_RATE,
+    NEW_MODEL_RATE,
+    TrainSettings,
+)
 from tests.helpers import refusal
 
 BASE = training_default_config()
@@ -149,3 +158,20 @@ def test_the_report_holds_the_json_contract_and_answers_how_small():
         "pareto": [],
     }
     assert smallest_within(ladder_report([], None)) is None
+
+
+def test_each_way_of_training_takes_its_own_learning_rate_unless_it_is_the_visitors():
+    visitors = TrainSettings(epochs=4, learning_rate=5e-4)
+    pretrained = ("MiniLM", MINILM, ERF_GELU)
+    ladder = plan_ladder(BASE, 4, 800, 200, visitors, 3600, RATE, 2700, pretrained)  # a new model's settings
+    scratch = [rung for rung in ladder.rungs if not rung.pretrained]
+    assert {rung.settings for rung in scratch} == {visitors}
+    head, fine = (rung.settings for rung in ladder.rungs if rung.pretrained)
+    assert (head.encoder, head.learning_rate, head.epochs, head.patience) == (FROZEN, FROZEN_RATE, FROZEN_EPOCHS,
+                                                                               FROZEN_PATIENCE)  # fmt: skip
+    assert (fine.encoder, fine.learning_rate, fine.epochs) == (FINE_TUNE, FINE_TUNING_RATE, 4)
+    # The visitor fine-tunes the checkpoint at 5e-5: that rung keeps it, the new models get theirs.
+    tuning = dataclasses.replace(visitors, learning_rate=5e-5)
+    ladder = plan_ladder(BASE, 4, 800, 200, tuning, 3600, RATE, 2700, pretrained, visitors_way=FINE_TUNE)
+    assert {rung.settings.learning_rate for rung in ladder.rungs if not rung.pretrained} == {NEW_MODEL_RATE}
+    assert [rung.settings.learning_rate for rung in ladder.rungs if rung.pretrained] == [FROZEN_RATE, 5e-5]

@@ -25,7 +25,7 @@ from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELDS
 from bertviz_core.jobs.protocol import DONE, JobRequest
 from bertviz_core.ladder import ladder_report, plan_ladder, rung_result, smallest_within
-from bertviz_core.settings import TrainSettings
+from bertviz_core.settings import FINE_TUNING_RATE, FROZEN_EPOCHS, FROZEN_PATIENCE, FROZEN_RATE, TrainSettings
 from bertviz_core.text import format_bytes, format_duration
 
 LADDER_FILE = "ladder.json"
@@ -39,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train 2-8 keras-bert classifiers from tens of thousands of parameters to the largest a time "
         "budget allows (plus a pretrained start's head only and fine-tuning, given --checkpoint), each on the "
         "same split and seed, convert each to TensorFlow Lite (int8 and fp16) and measure it; every size is "
-        "saved in a folder of --out, and ladder.json holds the figures.",
+        "saved in a folder of --out, and ladder.json holds the figures. The training options are the new "
+        f"models'; the checkpoint's fine-tuning takes a learning rate of {FINE_TUNING_RATE:g}, and its head only "
+        f"{FROZEN_RATE:g} for up to {FROZEN_EPOCHS} epochs with patience {FROZEN_PATIENCE}.",
     )
     ladder.add_argument("csv", metavar="CSV", help="a CSV file with a text column and a label column")
     ladder.add_argument(
@@ -119,7 +121,7 @@ def _climb(args, out: Path, dataset, base: ModelConfig, settings: TrainSettings,
 
         def request_for(index: int, rung) -> JobRequest:
             folder = out / f"{index + 1:02d}-{_slug(rung.name)}"
-            return ladder_rung_request(dataset, rung, settings, folder, checkpoint=start_from)
+            return ladder_rung_request(dataset, rung, folder, checkpoint=start_from)
 
         def finished(index: int, job) -> None:
             rung = plan.rungs[index]

@@ -87,18 +87,16 @@ def training_request(
 def ladder_rung_request(
     dataset: Dataset,
     rung: Rung,
-    settings: TrainSettings,
     folder: Path,
     owner: str = "",
     checkpoint: tuple[Path, str] | None = None,
     keep: tuple[str, ...] = ("int8", "fp16"),
 ) -> JobRequest:
-    """One size of a ladder (``tasks.ladder_rung``): ``rung``'s model trained with ``settings`` (its
-    encoder setting the rung's), saved in ``folder``, converted and measured; ``checkpoint`` for a
-    pretrained rung; ``keep``: the quantised files left on disk."""
-    settings = dataclasses.replace(settings, encoder=rung.encoder)
+    """One size of a ladder (``tasks.ladder_rung``): ``rung``'s model trained with its settings, saved in
+    ``folder``, converted and measured; ``checkpoint`` for a pretrained rung; ``keep``: the quantised
+    files left on disk."""
     request = training_request(
-        dataset, rung.config, settings, folder, owner, checkpoint if rung.pretrained else None
+        dataset, rung.config, rung.settings, folder, owner, checkpoint if rung.pretrained else None
     )
     request.inputs["keep"] = list(keep)
     return dataclasses.replace(

@@ -52,6 +52,7 @@ def _converter(bundle: ClassifierBundle, precision: str) -> Any:
     forward = tf.function(
         lambda tokens, segments: model({"Input-Token": tokens, "Input-Segment": segments}, training=False),
         input_signature=[tokens, segments],
+        autograph=False,  # Keras layers need none; with it, AutoGraph warns about GeluErf's Python
     )
     converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
