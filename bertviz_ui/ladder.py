@@ -22,7 +22,7 @@ from bertviz_core.charts.ladder import AXES, ladder_chart
 from bertviz_core.data.rows import TrainingRows
 from bertviz_core.errors import UserError
 from bertviz_core.jobs.ladder_run import WAITING, LadderRun, LadderSnapshot
-from bertviz_core.jobs.protocol import DONE, QUEUED
+from bertviz_core.jobs.protocol import DONE, QUEUED, RUNNING
 from bertviz_core.jobs.requests import ladder_rung_request
 from bertviz_core.ladder import LadderPlan, ladder_report, plan_ladder, rung_result, smallest_within
 from bertviz_core.runs import CLASSIFIER, MAX_MB, StoredRun
@@ -120,8 +120,9 @@ def _start(rows: TrainingRows, source: str, start, settings: TrainSettings, plan
         return request
 
     def finished(index: int, job) -> None:  # in the pool's thread, also when no tab of the visitor is open
-        if job.state != DONE:
-            runs.discard_folder(key, folders[index])
+        if job is None or job.state != DONE:
+            if index in folders:
+                runs.discard_folder(key, folders[index])
             return
         metrics = job.result["metrics"]
         result = rung_result(plan.rungs[index], job.result, None)
@@ -140,7 +141,7 @@ def _live(climbing: LadderRun) -> None:
     if snapshot.is_over:
         st.rerun()
     st.button("Stop the ladder", key="ladder_stop", icon=":material/stop_circle:", on_click=climbing.stop)
-    st.progress(len(snapshot.done) / len(snapshot.rungs), text=_progress_sentence(snapshot))
+    st.progress(len(snapshot.done) / len(snapshot.rungs), text=md(_progress_sentence(snapshot)))
     if snapshot.stop_requested:
         st.info(
             "Stopping: the sizes in training keep their best epoch; no more start.",
@@ -159,7 +160,7 @@ def _progress_sentence(snapshot: LadderSnapshot) -> str:
             parts.append(
                 f"{state.rung.name} waiting for a worker (number {state.snapshot.place_in_line} in line)"
             )
-        elif state.state == "running":
+        elif state.state == RUNNING:
             last = state.snapshot.last_batch()
             doing = (
                 f"epoch {last.epoch}, batch {last.batch} of {last.batches}"
@@ -170,10 +171,17 @@ def _progress_sentence(snapshot: LadderSnapshot) -> str:
     waiting = sum(state.state == WAITING for state in snapshot.rungs)
     if waiting:
         parts.append(f"{waiting} to come")
-    failed = [state for state in snapshot.rungs if state.state not in (DONE, QUEUED, "running", WAITING)]
-    if failed:
-        parts.append("; ".join(f"{state.rung.name}: {state.error or state.state}" for state in failed))
+    parts.extend(_failures(snapshot))
     return " · ".join(parts)
+
+
+def _failures(snapshot: LadderSnapshot) -> list[str]:
+    """Each size that ended without a model, and why."""
+    return [
+        f"{state.rung.name}: {state.error or state.state}"
+        for state in snapshot.rungs
+        if state.state not in (DONE, QUEUED, RUNNING, WAITING)
+    ]
 
 
 def ladder_runs(runs: list[StoredRun]) -> list[StoredRun]:
@@ -200,6 +208,10 @@ def _last_ladder() -> None:
     st.markdown(
         f"**Your last ladder**: {len(sizes)} sizes on {md(sizes[0].record.get('source', 'your data'))}{missing}."
     )
+    climbed = current_ladder()
+    if climbed is not None and climbed.snapshot().is_over and missing:
+        for failure in _failures(climbed.snapshot()):
+            st.caption(f":material/error: {md(failure)}")
     axis = st.radio("Size as", list(AXES), format_func=lambda key: AXES[key].split(" (")[0], horizontal=True,
                     key="ladder_axis")  # fmt: skip
     event = st.plotly_chart(ladder_chart(report, axis, [run["run_id"] for run in report["runs"]]), key="ladder_chart",

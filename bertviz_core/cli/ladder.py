@@ -125,6 +125,8 @@ def _climb(args, out: Path, dataset, base: ModelConfig, settings: TrainSettings,
 
         def finished(index: int, job) -> None:
             rung = plan.rungs[index]
+            if job is None:  # refused by the pool: ladder.json's "failed" says why
+                return
             if job.state == DONE:
                 accuracy = job.result["metrics"]["val_accuracy"]
                 int8 = job.result["quantized"]
@@ -195,6 +197,8 @@ def _print_table(report: dict, out: Path) -> None:
     if report["majority_baseline"]:
         majority = report["majority_baseline"]
         print(f"Always '{majority['class']}': {num(majority['val_accuracy'])}")
+    for failure in report["failed"]:
+        print(f"{failure['name']}: {failure['error']}")
     best = smallest_within(report)
     if best is not None:
         print(f"Smallest within a point of the best: {best['name']} ({best['params']:,} parameters).")

@@ -58,14 +58,15 @@ class LadderSnapshot:
 class LadderRun:
     """Climb ``plan``: ``request_for(index, rung)`` makes each rung's request when its turn comes
     (and may raise ``UserError``: that rung fails with the sentence), ``on_finished(index, job)`` is
-    called in the pool's thread when one ends (to keep its model), before the next is let in."""
+    called in the pool's thread when one ends (to keep its model), before the next is let in; with
+    ``job`` None for a rung the pool refused."""
 
     def __init__(
         self,
         backend: JobBackend,
         plan: LadderPlan,
         request_for: Callable[[int, Rung], JobRequest],
-        on_finished: Callable[[int, Job], None] | None = None,
+        on_finished: Callable[[int, Job | None], None] | None = None,
         parallel: int = 1,
     ) -> None:
         self.backend, self.plan = backend, plan
@@ -137,6 +138,8 @@ class LadderRun:
             except UserError as error:
                 with self._lock:
                     self._errors[index] = (FAILED, str(error))
+                if self.on_finished is not None:
+                    self.on_finished(index, None)  # whatever ``request_for`` prepared can go
                 continue  # this rung cannot run; the next may
             with self._lock:
                 self._jobs[index] = job

@@ -60,9 +60,9 @@ def request_for(index: int, rung: Rung) -> JobRequest:
 
 
 def climb(pool: LockingPool, parallel: int, finished: list | None = None) -> LadderRun:
-    def keep(index: int, job: Job) -> None:
+    def keep(index: int, job: Job | None) -> None:
         if finished is not None:
-            finished.append((index, job.state))
+            finished.append((index, job.state if job is not None else None))
 
     return LadderRun(pool, PLAN, request_for, keep, parallel=parallel).start()
 
@@ -114,8 +114,9 @@ def test_a_rung_the_pool_stops_stops_the_ladder():
 
 
 def test_a_refused_rung_fails_with_its_sentence_and_the_ladder_goes_on():
-    pool = LockingPool(refuse=(1,))
-    ladder = climb(pool, parallel=2)
+    pool, finished = LockingPool(refuse=(1,)), []
+    ladder = climb(pool, parallel=2, finished=finished)
+    assert (1, None) in finished  # told at once, so what was prepared for it can go
     assert [job.request.inputs["index"] for job in pool.jobs] == [0, 2]
     while not ladder.snapshot().is_over:
         until(lambda: pool.running(), timeout=10)
