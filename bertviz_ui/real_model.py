@@ -19,6 +19,8 @@ from bertviz_core.arithmetic.training_memory import estimated_build_mb
 from bertviz_core.budget import check_build_fits
 from bertviz_core.errors import MemoryGuardError
 from bertviz_core.jobs.requests import build_request
+from bertviz_core.text import format_duration
+from bertviz_core.timing import TENSORFLOW_IMPORT_SECONDS, predict_build_seconds
 from bertviz_ui.figures import layer_table_columns
 from bertviz_ui.jobs import ask, visitor
 
@@ -83,8 +85,10 @@ def real_model_section(config: ModelConfig) -> None:
         left.button("Build the real model and compare", on_click=requested.append, args=(key,),
                     key="explorer_build_real", icon=":material/construction:")  # fmt: skip
         right.caption(
-            f"Runs keras-bert's get_model in a worker process (about {estimated_build_mb(config):,} MB) and reads "
-            "model.summary()'s columns back; moving a control never builds anything."
+            f"Runs keras-bert's get_model in a worker process (about {estimated_build_mb(config):,} MB, about "
+            f"{format_duration(predict_build_seconds(config))}, plus {TENSORFLOW_IMPORT_SECONDS:.0f} s if the worker "
+            "still has to load TensorFlow) and reads model.summary()'s columns back; moving a control never "
+            "builds anything."
         )
         return
     report = real_report(config)
@@ -94,7 +98,8 @@ def real_model_section(config: ModelConfig) -> None:
     if verdict.get("matches"):
         st.success(
             f"The real keras-bert model matches the arithmetic exactly: {len(verdict['real_layers']):,} layers, "
-            f"{verdict['real_total_params']:,} parameters, built in {verdict['build_seconds']:.1f} s."
+            f"{verdict['real_total_params']:,} parameters, built in {verdict['build_seconds']:.1f} s "
+            f"(predicted {predict_build_seconds(config):.1f} s)."
         )
     else:
         st.warning("The real keras-bert model differs from the arithmetic:")

@@ -243,3 +243,17 @@ def test_a_head_epoch_is_the_head_alone() -> None:
     assert work.hidden_values == 0 and work.calls == 50 + 1  # the validation vectors in one call
     assert work.parameter_updates == 50 * (384 * 5 + 5)
     assert head.seconds < timing.predict_epoch_seconds(MINILM, 5, 32, 1600, RATE, 400).seconds / 100
+
+
+@pytest.mark.parametrize(
+    ("layers", "width", "heads", "feed_forward", "vocab", "measured"),
+    [(48, 6, 1, 64, 1000, 9.67), (12, 768, 12, 3072, 30522, 4.51), (4, 512, 8, 2048, 30522, 1.27),
+     (2, 128, 2, 512, 30522, 0.54)],
+)  # fmt: skip
+def test_a_real_build_is_predicted_from_its_blocks_and_parameters(
+    layers, width, heads, feed_forward, vocab, measured
+):
+    """Real builds measured by ``model.real_model.verify`` (see ``timing.BUILD_SECONDS_PER_LAYER``)."""
+    config = ModelConfig(vocab=vocab, seq_len=128, pos_num=512, embed_dim=width, heads=heads, layers=layers,
+                         ff_dim=feed_forward)  # fmt: skip
+    assert 0.75 <= timing.predict_build_seconds(config) / measured <= 1.25

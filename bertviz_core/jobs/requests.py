@@ -34,7 +34,7 @@ from bertviz_core.jobs.protocol import (
 from bertviz_core.ladder import Rung
 from bertviz_core.model.prepared import Shape
 from bertviz_core.settings import TrainSettings
-from bertviz_core.timing import MEASURE_SECONDS
+from bertviz_core.timing import MEASURE_SECONDS, TENSORFLOW_IMPORT_SECONDS, predict_build_seconds
 
 # For estimates of a job's length before it reports its own pace: training's measured rate on the
 # benchmark's reference model on 2 cores (README: about 45 GFLOP/s achieved), rounded down, and the
@@ -192,7 +192,7 @@ def build_request(config: ModelConfig, owner: str = "") -> JobRequest:
         owner=owner,
         interactive=True,
         time_limit_seconds=300.0,
-        expected_seconds=10.0,
+        expected_seconds=TENSORFLOW_IMPORT_SECONDS + predict_build_seconds(config),
     )
 
 
