@@ -44,16 +44,25 @@ MIN_RUNGS, MAX_RUNGS = 2, 8
 
 # What a rung costs besides its epochs, measured on this project's 2-vCPU machine: building (or
 # resetting) the model and saving it, about 3 s; the first epoch traces the training step and took
-# about one warm epoch more; each TensorFlow Lite conversion took 4.1 s for a 4,000-parameter
-# classifier and 23.7 s for all-MiniLM-L6-v2's 22.7 million (model.quantize), so a fixed part and
-# a part per parameter.
+# about one warm epoch more. Each TensorFlow Lite conversion (model.quantize) grows with the graph's
+# blocks more than with the weights: 4.2 s for one block of 41,000 parameters, 13.6 s for four blocks
+# of 4.5 million, 22 s for all-MiniLM-L6-v2's six blocks of 22.4 million.
 RUNG_START_SECONDS = 3.0
-CONVERSION_SECONDS = 4.0
-CONVERSION_SECONDS_PER_PARAMETER = 0.86e-6
+CONVERSION_SECONDS = 1.3
+CONVERSION_SECONDS_PER_LAYER = 2.9
+CONVERSION_SECONDS_PER_PARAMETER = 0.15e-6
 CONVERSIONS = 2  # int8 and fp16
-# A conversion holds the frozen graph's constants, the converter's copy and the flatbuffer beside the
-# model: measured peak for all-MiniLM-L6-v2 (90 MB of fp32 weights) in model.quantize.
-CONVERSION_WEIGHT_COPIES = 5
+# A conversion's peak resident memory, with the model loaded: the converter's machinery, then copies
+# of the graph and its weights (the frozen constants, the MLIR module, the quantised tensors, the
+# flatbuffer). Measured peaks of a process that loads a saved classifier and converts it: 895 MB for
+# one block of 41,000 parameters, 1,406 MB for four blocks of 17 MB of weights, 2,283 MB for
+# all-MiniLM-L6-v2's six blocks of 85 MB (TensorFlow's own 630 MB included, TF_BASELINE_MB counts 700);
+# and of a whole rung (the head only trained on all-MiniLM-L6-v2, then converted, in one process, as a
+# worker runs it): 2,592 MB, the training's leftovers beside the conversion. This says 903, 1,456 and
+# 2,682 MB.
+CONVERSION_MB = 100
+CONVERSION_MB_PER_LAYER = 100
+CONVERSION_WEIGHT_COPIES = 15
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,10 @@ def family_config(base: ModelConfig, shape: tuple[int, int, int, int]) -> ModelC
 def rung_memory_mb(config: ModelConfig, classes: int, batch_size: int, encoder: str = FINE_TUNE) -> int:
     """A rung's worker: its training, or its conversions to TensorFlow Lite, whichever needs more."""
     weights_mb = costs.classifier_params(config, classes) * costs.BYTES_PER_VALUE["fp32"] / MIB
-    converting = TF_BASELINE_MB + math.ceil(CONVERSION_WEIGHT_COPIES * weights_mb)
+    converting = (
+        TF_BASELINE_MB + CONVERSION_MB + CONVERSION_MB_PER_LAYER * config.layers
+        + math.ceil(CONVERSION_WEIGHT_COPIES * weights_mb)
+    )  # fmt: skip
     return max(training_job_mb(config, classes, batch_size, encoder), converting)
 
 
@@ -151,14 +163,16 @@ def rung_seconds(
     if encoder == FROZEN:
         seconds += predict_encoding_seconds(config, train_rows + validation_rows, machine_rate, gelu).seconds
     parameters = costs.classifier_params(config, classes)
-    return seconds + CONVERSIONS * (CONVERSION_SECONDS + CONVERSION_SECONDS_PER_PARAMETER * parameters)
+    conversion = (
+        CONVERSION_SECONDS + CONVERSION_SECONDS_PER_LAYER * config.layers
+        + CONVERSION_SECONDS_PER_PARAMETER * parameters
+    )  # fmt: skip
+    return seconds + CONVERSIONS * conversion
 
 
-def _rung(name, config, classes, rows, settings, rate, memory_budget_mb, way, gelu) -> Rung | None:
+def _rung(name, config, classes, rows, settings, rate, way, gelu) -> Rung:
     encoder = FROZEN if way == FROZEN else FINE_TUNE
     memory = rung_memory_mb(config, classes, settings.batch_size, encoder)
-    if memory > memory_budget_mb:
-        return None
     return Rung(
         name=name,
         config=config,
@@ -197,9 +211,9 @@ def plan_ladder(
         config = family_config(base, shape)
         rung = _rung(
             f"L{shape[0]} H{shape[1]} A{shape[2]} F{shape[3]}", config, classes, rows,
-            suggested_settings(settings, SCRATCH, visitors_way), machine_rate, memory_budget_mb, SCRATCH, TANH_GELU,
+            suggested_settings(settings, SCRATCH, visitors_way), machine_rate, SCRATCH, TANH_GELU,
         )  # fmt: skip
-        if rung is None:
+        if rung.memory_mb > memory_budget_mb:
             break  # the family only grows from here
         family.append(rung)
     extra: list[Rung] = []
@@ -208,10 +222,11 @@ def plan_ladder(
         name, config, gelu = pretrained
         for encoder, how in ((FROZEN, "head only"), (FINE_TUNE, "fine-tuned")):
             rung = _rung(f"{name}, {how}", config, classes, rows, suggested_settings(settings, encoder, visitors_way),
-                         machine_rate, memory_budget_mb, encoder, gelu)  # fmt: skip
-            if rung is None:
+                         machine_rate, encoder, gelu)  # fmt: skip
+            if rung.memory_mb > memory_budget_mb:
                 notes.append(
-                    f"{name} {how} is left out: its worker would need more memory than this app allows."
+                    f"{name} {how} is left out: its worker would need about {rung.memory_mb:,} MB (training, then "
+                    f"the TensorFlow Lite conversions), more than the {memory_budget_mb:,} MB this app allows."
                 )
             else:
                 extra.append(rung)
@@ -244,7 +259,20 @@ def plan_ladder(
             f"{format_duration(following.predicted_seconds)}, more than the budget leaves."
         )
     elif len(family) < len(FAMILY):
-        notes.append("Larger sizes are left out: the next would need more memory than this app allows.")
+        following = _rung(
+            "",
+            family_config(base, FAMILY[len(family)]),
+            classes,
+            rows,
+            settings,
+            machine_rate,
+            SCRATCH,
+            TANH_GELU,
+        )
+        notes.append(
+            f"Larger sizes are left out: the next would need about {following.memory_mb:,} MB, more than the "
+            f"{memory_budget_mb:,} MB this app allows."
+        )
     return LadderPlan(tuple(_thinned(fitting, MAX_RUNGS - len(extra)) + extra), budget_seconds, tuple(notes))
 
 
