@@ -17,13 +17,13 @@ pytestmark = pytest.mark.slow
 LADDER_ARGS = ["--vocab", "200", "--seq-len", "16", "--epochs", "2", "--batch-size", "16"]
 
 
-def test_the_ladder_trains_sizes_and_prints_the_json_contract(tmp_path: Path):
+def test_the_ladder_trains_sizes_and_prints_the_json_contract(tmp_path: Path, repo_root: Path):
     data = write_reviews_csv(tmp_path / "reviews.csv")
     out = tmp_path / "ladder"
     # Most of a small size's time is fixed (start, two conversions), so under any load about
     # 0.75 minutes hold two or three of the smallest sizes.
     done = run_cli("ladder", str(data), "--out", str(out), "--budget-minutes", "0.75", *LADDER_ARGS, "--json",
-                   cwd=tmp_path)  # fmt: skip
+                   cwd=repo_root)  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report == json.loads((out / "ladder.json").read_text())
@@ -44,16 +44,16 @@ def test_the_ladder_trains_sizes_and_prints_the_json_contract(tmp_path: Path):
         assert run["predict_ms_per_text"] > 0 and 0 <= run["int8_val_accuracy"] <= 1
     # Every size is a classifier 'predict' takes, its int8 file too.
     predicted = run_cli(
-        "predict", runs[0]["folder"], "--quantized", "int8", "a great film", "--json", cwd=tmp_path
+        "predict", runs[0]["folder"], "--quantized", "int8", "a great film", "--json", cwd=repo_root
     )
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)["predictions"][0]["label"] in {"positive", "negative"}
 
 
-def test_a_budget_too_small_for_two_sizes_is_refused_in_one_sentence(tmp_path: Path):
+def test_a_budget_too_small_for_two_sizes_is_refused_in_one_sentence(tmp_path: Path, repo_root: Path):
     data = write_reviews_csv(tmp_path / "reviews.csv")
     done = run_cli("ladder", str(data), "--out", str(tmp_path / "out"), "--budget-minutes", "0.05", *LADDER_ARGS,
-                   cwd=tmp_path)  # fmt: skip
+                   cwd=repo_root)  # fmt: skip
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: A budget of") and "too small for two sizes" in last
