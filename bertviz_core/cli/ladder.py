@@ -18,8 +18,7 @@ from pathlib import Path
 from bertviz_core.arithmetic.config import ModelConfig, training_default_config
 from bertviz_core.budget import training_budget_mb
 from bertviz_core.cli.starts import START_HELP, add_hub_cache_option, open_start
-from bertviz_core.cli.train import _read_rows, num
-from bertviz_core.data.limits import MAX_ROWS
+from bertviz_core.cli.train import _read_rows, add_training_options, num
 from bertviz_core.data.rows import split_sizes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELDS
@@ -59,15 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ladder.add_argument("--checkpoint", metavar="PATH_OR_ID", help=f"{START_HELP}: its head only and its "
                         "fine-tuning join the ladder")  # fmt: skip
     add_hub_cache_option(ladder)
-    for field in TRAINING_FIELDS:
-        if field.name == "encoder":
-            continue  # each size says how it trains
-        ladder.add_argument(
-            field.option, dest=field.name, type=int if field.whole else float, default=field.default,
-            metavar="N" if field.whole else "F", help=field.help,
-        )  # fmt: skip
-    ladder.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
-                        help="larger tables are sampled down to this many rows (stratified, with --seed)")  # fmt: skip
+    add_training_options(ladder, leave_out=("encoder",))  # each size says how it trains
     ladder.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ladder.set_defaults(handler=run_ladder)
 

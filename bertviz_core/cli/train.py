@@ -57,17 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     add_hub_cache_option(start)
     fit = train.add_argument_group("training")
-    for field in TRAINING_FIELDS:
-        if field.choices:
-            fit.add_argument(field.option, dest=field.name, choices=field.choices, default=field.default,
-                             help=f"{field.help} Default: {field.default}.")  # fmt: skip
-            continue
-        fit.add_argument(
-            field.option, dest=field.name, type=int if field.whole else float, default=field.default,
-            metavar="N" if field.whole else "F", help=field.help,
-        )  # fmt: skip
-    fit.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
-                     help="larger tables are sampled down to this many rows (stratified, with --seed)")  # fmt: skip
+    add_training_options(fit)
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     train.add_argument(
         "--distributed", action="store_true",
@@ -89,6 +79,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "them); a quantised export (the app's int8 zip) is run as it is")  # fmt: skip
     predict.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     predict.set_defaults(handler=run_predict)
+
+
+def add_training_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, leave_out: tuple[str, ...] = ()
+) -> None:
+    """One option per training setting (``fields.TRAINING_FIELDS``) but those in ``leave_out``, and
+    ``--max-rows``."""
+    for field in TRAINING_FIELDS:
+        if field.name in leave_out:
+            continue
+        if field.choices:
+            parser.add_argument(field.option, dest=field.name, choices=field.choices, default=field.default,
+                                help=f"{field.help} Default: {field.default}.")  # fmt: skip
+            continue
+        parser.add_argument(
+            field.option, dest=field.name, type=int if field.whole else float, default=field.default,
+            metavar="N" if field.whole else "F", help=field.help,
+        )  # fmt: skip
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                        help="larger tables are sampled down to this many rows (stratified, with --seed)")  # fmt: skip
 
 
 def quiet_tensorflow() -> None:

@@ -9,7 +9,7 @@ Set BERTVIZ_SCREENSHOT_DIR to keep screenshots of the finished ladder at 1024 an
 
 from __future__ import annotations
 
-from tests.browser.test_train_journey import open_train_page, reviews_csv, set_number
+from tests.browser.test_train_journey import open_train_page, reviews_csv, set_number, upload_csv
 
 LADDER_TIMEOUT_MS = 300_000
 TWO_LIVE_POINTS_JS = """() => document.querySelectorAll(
@@ -18,14 +18,7 @@ TWO_LIVE_POINTS_JS = """() => document.querySelectorAll(
 
 def test_climb_a_ladder_and_open_a_size_from_the_chart(page, wait_for_run, finished_runs, screenshot_dir):
     open_train_page(page, wait_for_run)
-    before = finished_runs(page)
-    page.get_by_text("My CSV file").click()
-    wait_for_run(page, after=before)
-    before = finished_runs(page)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv(200)}]
-    )
-    wait_for_run(page, after=before)
+    upload_csv(page, reviews_csv(200), wait_for_run, finished_runs)
     set_number(page, "train_epochs", 1, wait_for_run, finished_runs)
     set_number(page, "train_model_seq_len", 16, wait_for_run, finished_runs)
 
@@ -68,8 +61,8 @@ def test_climb_a_ladder_and_open_a_size_from_the_chart(page, wait_for_run, finis
     before = finished_runs(page)
     page.get_by_role("radiogroup", name="Size as").get_by_text("parameters", exact=True).click()
     wait_for_run(page, after=before)
-    for width in (1024, 1400):
-        page.set_viewport_size({"width": width, "height": 900})
+    for width, height in ((1024, 768), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
         page.locator(".st-key-ladder_chart").scroll_into_view_if_needed()
         page.screenshot(path=str(screenshot_dir / f"ladder-{width}.png"), full_page=False)
 

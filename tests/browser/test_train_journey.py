@@ -46,6 +46,18 @@ def open_train_page(page, wait_for_run) -> None:
     wait_for_run(page)
 
 
+def upload_csv(page, content: bytes, wait_for_run, finished_runs, name: str = "moods.csv") -> None:
+    """Choose "My CSV file" and upload ``content``, each step waited for."""
+    before = finished_runs(page)
+    page.get_by_text("My CSV file").click()
+    wait_for_run(page, after=before)
+    before = finished_runs(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": content}]
+    )
+    wait_for_run(page, after=before)
+
+
 def set_number(page, key: str, value: int, wait_for_run, finished_runs) -> None:
     before = finished_runs(page)
     field = page.locator(f".st-key-{key} input")
@@ -69,14 +81,7 @@ def make_tiny(page, wait_for_run, finished_runs, epochs: int) -> None:
 def test_upload_train_predict_and_download(page, wait_for_run, finished_runs, screenshot_dir, app_server_pid):
     open_train_page(page, wait_for_run)
 
-    before = finished_runs(page)
-    page.get_by_text("My CSV file").click()
-    wait_for_run(page, after=before)
-    before = finished_runs(page)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        files=[{"name": "moods.csv", "mimeType": "text/csv", "buffer": reviews_csv()}]
-    )
-    wait_for_run(page, after=before)
+    upload_csv(page, reviews_csv(), wait_for_run, finished_runs)
     main = page.locator("[data-testid='stMain']")
     main.get_by_text("400 rows read").wait_for()  # the upload itself precedes the run
     assert main.get_by_text("400 rows read").count() == 1
