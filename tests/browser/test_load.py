@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -169,6 +169,7 @@ class Visitor:
     page: object
     name: str
     timeout_ms: int
+    console: list[str] = field(default_factory=list)  # the page's console and uncaught errors
 
     def until(self, condition_js: str, arg: object = None, timeout_ms: int | None = None) -> None:
         """Wait until the app is idle and ``condition_js(arg)`` holds, then fail on an exception.
@@ -201,11 +202,16 @@ class Visitor:
         return self.page.locator("[data-testid='stMain']").inner_text()
 
     def save_evidence(self) -> None:
-        """A screenshot of a page that failed a wait, for the person reading the failure."""
+        """A screenshot, the HTML and the console of a page that failed a wait, for the person
+        reading the failure."""
         path = Path("/tmp") / f"bertviz_load_{self.name}.png"
         with contextlib.suppress(Exception):
             self.page.screenshot(path=str(path), full_page=True)
-            print(f"\n{self.name}: screenshot of the failed wait in {path}")
+            path.with_suffix(".html").write_text(self.page.content())
+            print(
+                f"\n{self.name}: screenshot and HTML of the failed wait in {path} and {path.with_suffix('.html')}"
+            )
+        print(f"{self.name}'s console, last lines:\n" + "\n".join(self.console[-40:]))
 
     def close(self) -> None:
         self.page.context.close()
@@ -214,7 +220,15 @@ class Visitor:
 def open_visitor(browser, harness, server: Server, name: str) -> Visitor:
     context = browser.new_context(viewport=harness.VIEWPORT, base_url=server.base_url)
     context.set_default_timeout(harness.RUN_TIMEOUT_MS)
-    return Visitor(context.new_page(), name, harness.RUN_TIMEOUT_MS)
+    visitor = Visitor(context.new_page(), name, harness.RUN_TIMEOUT_MS)
+    started = time.monotonic()
+    stamp = lambda: f"{time.monotonic() - started:7.1f}s"  # noqa: E731
+    visitor.page.on(
+        "console", lambda message: visitor.console.append(f"{stamp()} {message.type}: {message.text}")
+    )
+    visitor.page.on("pageerror", lambda error: visitor.console.append(f"{stamp()} pageerror: {error}"))
+    visitor.page.on("crash", lambda _: visitor.console.append(f"{stamp()} the page crashed"))
+    return visitor
 
 
 Step = tuple[Visitor, Callable[[], None], Callable[[], None]]  # who, the action, its awaited outcome
@@ -365,10 +379,14 @@ def configure(visitors: list[Visitor], settings: dict[str, int]) -> None:
     """Type every number on every page, then wait until each page's caption shows the new model."""
 
     def type_all(visitor: Visitor) -> None:
-        for key, value in settings.items():
-            box = single_box(visitor, key)
-            box.fill(str(value))
-            box.press("Enter")
+        try:
+            for key, value in settings.items():
+                box = single_box(visitor, key)
+                box.fill(str(value))
+                box.press("Enter")
+        except Exception:
+            visitor.save_evidence()
+            raise
 
     together(
         [(v, lambda v=v: type_all(v), lambda v=v: v.until_text(*sizing_caption(settings))) for v in visitors]
