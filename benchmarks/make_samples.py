@@ -59,7 +59,7 @@ THINGS = {
         """
         pizza, curry, burger, salad, ramen, breakfast, dessert, sandwich, soup, tasting menu,
         pasta, taco plate, sushi platter, steak, kebab, omelette, cheesecake, noodle bowl,
-        vegetable stew, fish and chips, brunch, lasagne, milkshake, dumpling basket
+        vegetable stew, plate of fish and chips, brunch, lasagne, milkshake, dumpling basket
         """
     ),
 }
@@ -91,75 +91,150 @@ ASPECTS = {
         """
     ),
 }
+# Adjectives that fit any aspect of anything (a price, a plot, a sauce); the domains' own ones below
+# describe the thing itself, so a review never calls a monitor fluffy or a price snug.
 GOOD = _words(
     """
-    excellent, superb, delightful, sturdy, reliable, comfortable, charming, gripping, wonderful,
-    flawless, brilliant, impressive, pleasant, solid, elegant, lovely, fantastic, outstanding,
-    terrific, great, perfect, gorgeous, clever, generous, smooth, crisp, satisfying, fresh,
-    thoughtful, beautiful, amazing, marvellous, first-rate, dependable, cosy, vivid, tender,
-    spotless, exquisite, splendid, fabulous, handy, quiet, roomy, snug, durable, hilarious,
-    moving, heartwarming, inventive, polished, refreshing, zesty, juicy, fluffy, sharp, stylish
+    excellent, superb, great, fantastic, impressive, outstanding, terrific, first-rate, brilliant,
+    wonderful, splendid, lovely, solid, perfect, amazing, marvellous, fabulous, top-notch
     """
 )
 BAD = _words(
     """
-    flimsy, disappointing, awful, clunky, noisy, dull, overpriced, bland, confusing, cheap,
-    sluggish, tedious, stale, fragile, ugly, cramped, grainy, useless, faulty, soggy, boring,
-    annoying, shoddy, mediocre, terrible, dreadful, horrible, poor, lousy, greasy, tinny,
-    forgettable, frustrating, clumsy, rickety, sloppy, lifeless, rubbery, flat, stiff, itchy,
-    leaky, wobbly, overcooked, undercooked, lukewarm, chewy, muddled, predictable, cheesy, shallow,
-    pointless, rough, scratchy, unreliable, overrated, dire, abysmal, pathetic, tasteless, gloomy
+    disappointing, awful, terrible, mediocre, poor, lousy, dreadful, abysmal, dire, frustrating,
+    underwhelming, pathetic, rubbish, shocking
     """
 )
+THING_GOOD = {
+    "gadget": _words(
+        """
+        sturdy, reliable, sleek, quiet, handy, dependable, durable, powerful, compact, intuitive,
+        well built, easy to use
+        """
+    ),
+    "wearable": _words(
+        """
+        comfortable, stylish, cosy, durable, roomy, elegant, light, warm, well made, flattering,
+        hard-wearing
+        """
+    ),
+    "story": _words(
+        """
+        gripping, charming, hilarious, moving, heartwarming, clever, inventive, thoughtful, witty,
+        beautiful, fresh, touching
+        """
+    ),
+    "meal": _words(
+        """
+        delicious, fresh, tasty, generous, satisfying, flavourful, perfectly cooked, hearty,
+        mouth-watering, tender
+        """
+    ),
+}
+THING_BAD = {
+    "gadget": _words(
+        """
+        flimsy, clunky, noisy, sluggish, fragile, faulty, unreliable, rickety, wobbly, glitchy,
+        overpriced, cheaply made
+        """
+    ),
+    "wearable": _words(
+        """
+        itchy, stiff, scratchy, flimsy, baggy, uncomfortable, shapeless, overpriced, cheaply made,
+        see-through
+        """
+    ),
+    "story": _words(
+        """
+        dull, tedious, boring, predictable, muddled, cheesy, shallow, pointless, confusing, lifeless,
+        slow, forgettable
+        """
+    ),
+    "meal": _words(
+        """
+        bland, stale, soggy, greasy, overcooked, undercooked, lukewarm, chewy, tasteless, salty,
+        dry, overpriced
+        """
+    ),
+}
 INTENSIFIERS = _words(
     """
     really, very, truly, incredibly, remarkably, surprisingly, genuinely, extremely, pretty,
     absolutely
     """
 )
-GOOD_PHRASES = _words(
-    """
-    works like a charm, exceeded my expectations, I would buy it again, highly recommend it, worth
-    every penny, arrived early and well packed, my whole family loves it, five stars from me, a real
-    bargain, better than the expensive brands, I use it every day, does exactly what it promises, a
-    pleasure from start to finish, I have already ordered a second one, my new favourite, great
-    value for money, couldn't be happier, a wonderful surprise, I keep recommending it to friends,
-    it made my week, a joy to use, the best purchase this year, glad I took the chance, it deserves
-    every award, I was smiling the whole time, would happily pay double
-    """
-)
-BAD_PHRASES = _words(
-    """
-    stopped working after a week, fell apart within days, a waste of money, I sent it back, would
-    not recommend it, arrived damaged, customer service ignored my emails, one star is too many,
-    broke the first time I used it, not worth the price, I regret buying it, never again, a complete
-    letdown, went straight in the bin, cheaply made and it shows, I want a refund, avoid at all
-    costs, nothing like the photos, the refund took weeks, I fell asleep halfway, it smelled odd
-    from day one, the seller never replied, I gave it away, total rip-off, it gave me a headache,
-    my money is gone for good, save yourself the trouble
-    """
-)
-OPENERS = [
-    "",
-    "",
-    "",
-    "Honestly, ",
-    "Well, ",
-    "Overall, ",
-    "In short, ",
-    "To be fair, ",
-    "After a month, ",
-    "For the price, ",
-    "Update: ",
-    "So far, ",
-]
+# What people add after the verdict: some fit any review, some only a product, a story or a meal.
+PRODUCTS = ("gadget", "wearable")
+GOOD_PHRASES = {
+    "any": _words(
+        """
+        exceeded my expectations, highly recommend it, worth every penny, five stars from me, my new
+        favourite, couldn't be happier, a wonderful surprise, I keep recommending it to friends, it
+        made my week, glad I took the chance, great value for money, would happily pay double
+        """
+    ),
+    "product": _words(
+        """
+        works like a charm, I would buy it again, arrived early and well packed, my whole family
+        loves it, better than the expensive brands, I use it every day, does exactly what it
+        promises, a joy to use, the best purchase this year, I have already ordered a second one
+        """
+    ),
+    "story": _words(
+        """
+        I was smiling the whole time, it deserves every award, I could not stop until the end, a
+        pleasure from start to finish, it stayed with me for days, I want more of it
+        """
+    ),
+    "meal": _words(
+        """
+        I cleared the plate, we will be back next week, the best meal this year, the kitchen
+        knows what it is doing, I have already booked again, worth the wait
+        """
+    ),
+}
+BAD_PHRASES = {
+    "any": _words(
+        """
+        a waste of money, would not recommend it, one star is too many, not worth the price, a
+        complete letdown, never again, avoid at all costs, total rip-off, save yourself the trouble,
+        I regret paying for it
+        """
+    ),
+    "product": _words(
+        """
+        stopped working after a week, fell apart within days, I sent it back, arrived damaged,
+        customer service ignored my emails, broke the first time I used it, went straight in the
+        bin, nothing like the photos, the refund took weeks, it smelled odd from day one, the
+        seller never replied, I want a refund
+        """
+    ),
+    "story": _words(
+        """
+        I fell asleep halfway, I gave up after an hour, I want those hours back, the reviews lied,
+        I saw every twist coming
+        """
+    ),
+    "meal": _words(
+        """
+        half of it went in the bin, they forgot half our order, I felt sick afterwards, we waited
+        an hour for it, cold by the time it arrived, the bill was a joke
+        """
+    ),
+}
+OPENERS = {
+    "any": ["", "", "", "Honestly, ", "Well, ", "Overall, ", "In short, ", "To be fair, "],
+    "product": ["After a month, ", "Update: ", "So far, ", "For the price, "],
+    "story": ["Without spoilers: ", "Having finished it, "],
+    "meal": ["For the price, ", "Last night, "],
+}
 LUKEWARM = [
     "It is okay, I suppose.",
     "Does the job, nothing more.",
     "Average {thing}, average {aspect}.",
     "The {thing} is fine for now.",
     "Neither good nor bad, just a {thing}.",
-    "It's a {thing}. It works.",
+    "It's a {thing}. It does what it says.",
     "Some days I like the {aspect}, some days I don't.",
     "Hard to say much about this {thing}.",
     "Three stars: the {aspect} is so-so.",
@@ -167,20 +242,25 @@ LUKEWARM = [
     "The {aspect} could be better, could be worse.",
     "Fine, I guess. The {aspect} is what you'd expect.",
     "My partner likes the {thing}; I'm not so sure.",
-    "Bought it on sale. It is a {thing}.",
     "Mixed feelings about the {aspect}.",
     "For some people this {thing} will be right.",
 ]
 
 
+def _group(domain: str) -> str:
+    return "product" if domain in PRODUCTS else domain
+
+
 def _review(rng: random.Random) -> tuple[str, str]:
     domain = rng.choice(list(THINGS))
+    group = _group(domain)
     thing = rng.choice(THINGS[domain])
     aspect, other_aspect = rng.sample(ASPECTS[domain], 2)
     good, good2 = rng.sample(GOOD, 2)
     bad, bad2 = rng.sample(BAD, 2)
+    fine, awful = rng.choice(THING_GOOD[domain]), rng.choice(THING_BAD[domain])  # of the thing itself
     very = rng.choice(INTENSIFIERS)
-    opener = rng.choice(OPENERS)
+    opener = rng.choice(OPENERS["any"] + OPENERS[group])
     roll = rng.random()
 
     if roll < 0.07:  # lukewarm: the label is a coin toss, as it is for people
@@ -189,19 +269,19 @@ def _review(rng: random.Random) -> tuple[str, str]:
         if rng.random() < 0.5:
             text = rng.choice(
                 [
-                    f"The {aspect} is {good}, but the {other_aspect} is {bad} and I sent it back.",
+                    f"The {aspect} is {good}, but the {other_aspect} is {bad}, so it's a no from me.",
                     f"I wanted to love this {thing}, but the {aspect} is {bad}.",
-                    f"{good.capitalize()} {aspect}, shame about the {bad2} {other_aspect}.",
-                    f"Looks {good} in the photos; in real life the {aspect} is {bad}.",
+                    f"{_cap(good)} {aspect}, shame about the {bad2} {other_aspect}.",
+                    f"Sounded {good} on paper; in reality the {aspect} is {bad}.",
                 ]
             )
             return text, "negative"
         text = rng.choice(
             [
-                f"The {aspect} is {bad}, but the {other_aspect} is so {good} that I kept it.",
-                f"I expected {_a(bad)} {thing}, but it turned out {good}.",
-                f"{bad.capitalize()} packaging, {good2} {thing}.",
-                f"Ignore the {bad} reviews: the {aspect} is {good}.",
+                f"The {aspect} is {bad}, but the {other_aspect} is so {good} that I forgive it.",
+                f"I expected {_a(awful)} {thing}, but it turned out {fine}.",
+                f"{_cap(bad)} {aspect}, but {_a(fine)} {thing} overall.",
+                f"Ignore the bad reviews: the {aspect} is {good}.",
             ]
         )
         return text, "positive"
@@ -209,45 +289,50 @@ def _review(rng: random.Random) -> tuple[str, str]:
         if rng.random() < 0.5:
             return rng.choice(
                 [
-                    f"Not {bad} at all, the {aspect} is {good}.",
-                    f"Never had {_a(thing)} this {good}.",
+                    f"Not {awful} at all, and the {aspect} is {good}.",
+                    f"Never had {_a(thing)} this {fine}.",
                     f"I can't find anything {bad} about the {aspect}.",
                 ]
             ), "positive"
         return rng.choice(
             [
-                f"Not as {good} as I hoped.",
+                f"Not as {fine} as I hoped.",
                 f"The {aspect} is not {good} at all.",
                 f"I wouldn't call the {aspect} {good}.",
-                f"Nothing {good} about this {thing}.",
+                f"Nothing {fine} about this {thing}.",
             ]
         ), "negative"
 
     label = "positive" if rng.random() < 0.5 else "negative"
-    adjective, adjective2 = (good, good2) if label == "positive" else (bad, bad2)
-    phrase = rng.choice(GOOD_PHRASES if label == "positive" else BAD_PHRASES)
+    adjective, adjective2, of_thing = (good, good2, fine) if label == "positive" else (bad, bad2, awful)
+    phrases = GOOD_PHRASES if label == "positive" else BAD_PHRASES
+    phrase = rng.choice(phrases["any"] + phrases[group])
     templates = [
         f"The {aspect} is {adjective}.",
-        f"This {thing} is {very} {adjective}.",
-        f"{adjective.capitalize()} {thing}, {phrase}.",
-        f"{phrase.capitalize()}.",
+        f"This {thing} is {very} {of_thing}.",
+        f"{_cap(of_thing)} {thing}, {phrase}.",
+        f"{_cap(phrase)}.",
         f"The {aspect} is {adjective} and the {other_aspect} is {adjective2}.",
-        f"{_a(very).capitalize()} {adjective} {thing}; {phrase}.",
-        f"{adjective.capitalize()}! {phrase.capitalize()}.",
-        f"What {_a(adjective)} {thing}.",
-        f"{adjective.capitalize()} {aspect}, {adjective2} {other_aspect}.",
-        f"Bought this {thing} last month: {phrase}.",
-        f"The {thing} has {_a(very)} {adjective} {aspect}.",
-        f"My {thing} came yesterday and the {aspect} is {adjective}.",
-        f"If you want {_a(adjective)} {aspect}, this is it.",
-        f"{phrase.capitalize()}, and the {aspect} is {adjective}.",
-        f"Five minutes in I knew: {adjective} {thing}.",
+        f"{_cap(_a(very))} {of_thing} {thing}; {phrase}.",
+        f"{_cap(adjective)}! {_cap(phrase)}.",
+        f"What {_a(of_thing)} {thing}.",
+        f"{_cap(adjective)} {aspect}, {adjective2} {other_aspect}.",
+        f"I tried this {thing}: {phrase}.",
+        f"The {aspect} of this {thing} is {very} {adjective}.",
+        f"If you want {_a(of_thing)} {thing}, this is it.",
+        f"{_cap(phrase)}, and the {aspect} is {adjective}.",
+        f"Five minutes in I knew: {_a(of_thing)} {thing}.",
         f"I found the {aspect} {very} {adjective}.",
     ]
     text = rng.choice(templates)
     if opener:
         text = opener + (text if text.startswith("I ") else text[0].lower() + text[1:])
     return text, label
+
+
+def _cap(text: str) -> str:
+    """``text`` with its first letter upper case (``str.capitalize`` would lower an "I" further on)."""
+    return text[:1].upper() + text[1:]
 
 
 def _a(word: str) -> str:
@@ -366,7 +451,7 @@ def _sports(rng: random.Random) -> str:
             f"{city} {team} beat {other} {other_team} in {_pick(rng, SPORT_EVENTS)} thriller",
             f"{city} {_pick(rng, ATHLETES)} signs {_pick(rng, NUMBERS)}-year contract",
             f"Late goal sends {city} {team} into the {_pick(rng, SPORT_EVENTS)}",
-            f"{_pick(rng, SPORTS).capitalize()}: {city} {team} stay top after narrow win",
+            f"{_cap(_pick(rng, SPORTS))}: {city} {team} stay top after narrow win",
             f"Injury rules {city} {_pick(rng, ATHLETES)} out of the {_pick(rng, SPORT_EVENTS)}",
             f"{other} {other_team} sack coach after {_pick(rng, NUMBERS)} straight defeats",
             f"Record crowd watches {city} {_pick(rng, SPORTS)} {_pick(rng, SPORT_EVENTS)}",
@@ -374,7 +459,7 @@ def _sports(rng: random.Random) -> str:
             f"Penalty shootout decides {city} {_pick(rng, SPORT_EVENTS)}",
             f"{city} {team} announce new {_pick(rng, ATHLETES)} ahead of the season",
             f"Underdogs {other} {other_team} stun champions with late comeback",
-            f"{_pick(rng, SPORTS).capitalize()} league fines {city} {team} over crowd trouble",
+            f"{_cap(_pick(rng, SPORTS))} league fines {city} {team} over crowd trouble",
             f"Olympic hopeful from {city} wins {_pick(rng, SPORTS)} gold",
             f"{city} {team} draw with {other} {other_team} in tense {_pick(rng, SPORT_EVENTS)}",
             f"Referee under fire after {city} {_pick(rng, SPORT_EVENTS)}",
@@ -419,7 +504,7 @@ def _food(rng: random.Random) -> str:
             f"{city} restaurant earns its first star",
             f"Shortage of {_pick(rng, INGREDIENTS)} leaves bakeries scrambling",
             f"Critics name {city} the best city for {_pick(rng, DISHES)}",
-            f"{_pick(rng, FOOD_PEOPLE).capitalize()} in {city} bakes {_pick(rng, NUMBERS)} thousand "
+            f"{_cap(_pick(rng, FOOD_PEOPLE))} in {city} bakes {_pick(rng, NUMBERS)} thousand "
             f"{_pick(rng, DISHES)}",
             f"Why everyone in {city} is queuing for {_pick(rng, DISHES)}",
             f"Vegan {_pick(rng, DISHES)} wins {city} cooking contest",
@@ -437,18 +522,18 @@ def _weather(rng: random.Random) -> str:
     event = _pick(rng, WEATHER_EVENTS)
     return rng.choice(
         [
-            f"{event.capitalize()} expected in {city} on {_pick(rng, DAYS)}",
+            f"{_cap(event)} expected in {city} on {_pick(rng, DAYS)}",
             f"Warning issued as {event} heads for {city}",
-            f"{_pick(rng, WEATHER_WORDS).capitalize()} to break records in {city} {_pick(rng, DAYS)}",
+            f"{_cap(_pick(rng, WEATHER_WORDS))} to break records in {city} {_pick(rng, DAYS)}",
             f"{city} braces for {event} and falling {_pick(rng, WEATHER_WORDS)}",
             f"Forecasters predict a mild and dry {_pick(rng, DAYS)} in {city}",
             f"Roads closed in {city} after {event}",
-            f"{event.capitalize()} brings {city} to a standstill",
+            f"{_cap(event)} brings {city} to a standstill",
             f"Clear skies and sunshine for {city} {_pick(rng, DAYS)}",
             f"Coldest night of the year recorded in {city}",
             f"{city} rivers rise after days of {event}",
             f"Met office upgrades {event} warning for {city}",
-            f"{event.capitalize()} leaves thousands in {city} without power",
+            f"{_cap(event)} leaves thousands in {city} without power",
             f"Will the {event} last? {city} forecast for {_pick(rng, DAYS)}",
             f"Hottest day of the year as {_pick(rng, WEATHER_WORDS)} soar in {city}",
             f"Umbrellas out: showers return to {city} {_pick(rng, DAYS)}",
@@ -467,7 +552,7 @@ def _crossover(rng: random.Random) -> tuple[str, str]:
     dish = _pick(rng, DISHES)
     text, first, second = rng.choice(
         [
-            (f"{event.capitalize()} postpones {city} {team} {_pick(rng, SPORT_EVENTS)}", "sports", "weather"),
+            (f"{_cap(event)} postpones {city} {team} {_pick(rng, SPORT_EVENTS)}", "sports", "weather"),
             (f"{city} stadium installs {company} {_pick(rng, GADGETS)} screens", "sports", "technology"),
             (
                 f"{city} {team} players try {dish} diet before the {_pick(rng, SPORT_EVENTS)}",
@@ -477,13 +562,13 @@ def _crossover(rng: random.Random) -> tuple[str, str]:
             (f"{company} app tells {city} cyclists when {event} is coming", "technology", "weather"),
             (f"{company} {_pick(rng, GADGETS)} orders {dish} for you", "technology", "food"),
             (f"{company} sponsors {city} {team} with smart shirts", "technology", "sports"),
-            (f"{event.capitalize()} ruins {city} {_pick(rng, INGREDIENTS)} harvest", "food", "weather"),
+            (f"{_cap(event)} ruins {city} {_pick(rng, INGREDIENTS)} harvest", "food", "weather"),
             (f"{city} {team} fans eat record number of {dish}", "food", "sports"),
             (f"{company} robot {_pick(rng, FOOD_PEOPLE)} serves {dish} in {city}", "food", "technology"),
-            (f"{event.capitalize()} forces {city} marathon to start at dawn", "weather", "sports"),
+            (f"{_cap(event)} forces {city} marathon to start at dawn", "weather", "sports"),
             (f"Satellite from {company} spots {event} forming near {city}", "weather", "technology"),
             (
-                f"{event.capitalize()} keeps {city} {dish} stalls empty on {_pick(rng, DAYS)}",
+                f"{_cap(event)} keeps {city} {dish} stalls empty on {_pick(rng, DAYS)}",
                 "weather",
                 "food",
             ),
