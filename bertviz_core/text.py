@@ -1,6 +1,6 @@
 """How numbers and users' strings are written for people: counts, sizes, FLOPs, plurals, escaping.
 
-One place, so that every page, chart and command line writes "420.0 MiB" or "3 rows" the same way.
+One place, so that every page, chart and command line writes "420.0 MB" or "3 rows" the same way.
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ def format_short_count(count: int) -> str:
 
 
 def format_bytes(count: int) -> str:
-    """Binary units, as memory is sold and reported: 440425712 -> '420.0 MiB'."""
+    """Binary units written KB, MB and GB, as memory is sold and reported and as every memory figure
+    of the app is written (one MB is 2**20 bytes everywhere): 440425712 -> '420.0 MB'."""
     value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
+    for unit in ("B", "KB", "MB", "GB"):
         if value < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} TiB"
+    return f"{value:.1f} TB"
 
 
 def format_flops(count: int, short: bool = False) -> str:

@@ -54,10 +54,11 @@ def pin_bar(state: ExplorerState) -> None:
 
 
 def _signed(unit: str, value: int) -> str:
-    """A difference with its sign: '+1,234', '−3.0 MiB', '0'."""
+    """A difference with its sign: '+1,234', '-3.0 MB', '0'. The minus is the hyphen-minus the
+    table's number columns write, so that one table never shows two different minus signs."""
     if value == 0:
         return "0"
-    return ("+" if value > 0 else "−") + _FORMATS[unit](abs(value))
+    return ("+" if value > 0 else "-") + _FORMATS[unit](abs(value))
 
 
 def _ratio(row: Difference) -> str:
@@ -86,7 +87,7 @@ def figures_frame(rows: Sequence[Difference], first_column: str = "") -> pd.Data
                 first_column: row.name,
                 "A": _FORMATS[row.unit](row.a or 0),
                 "B": _FORMATS[row.unit](row.b or 0),
-                "B − A": _signed(row.unit, row.difference),
+                "B - A": _signed(row.unit, row.difference),
                 "B / A": _ratio(row),
             }
             for row in rows
@@ -100,11 +101,11 @@ def layers_frame(comparison: Comparison) -> pd.DataFrame:
     where each layer is; narrow enough for a 1024 px screen beside the sidebar."""
     return pd.DataFrame(
         [
-            {"Layer": row.name, "A": row.a, "B": row.b, "B − A": row.difference, "In": row.present_in}
+            {"Layer": row.name, "A": row.a, "B": row.b, "B - A": row.difference, "In": row.present_in}
             for row in comparison.changed_layers()
         ],
-        columns=["Layer", "A", "B", "B − A", "In"],
-    ).astype({"A": "Int64", "B": "Int64", "B − A": "Int64"})  # fmt: skip
+        columns=["Layer", "A", "B", "B - A", "In"],
+    ).astype({"A": "Int64", "B": "Int64", "B - A": "Int64"})  # fmt: skip
 
 
 def _describe(name: str, config: ModelConfig) -> str:
@@ -139,7 +140,7 @@ def _comparison(comparison: Comparison) -> None:
             height=min(320, 38 + 35 * len(changed)),
             key="explorer_compare_layers",
             column_config={
-                column: st.column_config.NumberColumn(format="localized") for column in ("A", "B", "B − A")
+                column: st.column_config.NumberColumn(format="localized") for column in ("A", "B", "B - A")
             },
         )
     else:

@@ -65,5 +65,5 @@ def headline(config: ModelConfig, batch: int) -> None:
         st.caption(
             "A multiply-add counts as 2 FLOPs and only matrix products are counted; memory counts "
             "fp32 activations kept for the backward pass. Training memory is for the model the training "
-            "page trains from this one (the encoder and a 2-class head); MB are MiB."
+            "page trains from this one (the encoder and a 2-class head); an MB is 1,048,576 bytes (2^20) on every page."
         )

@@ -66,7 +66,7 @@ class ModelConfig:
         if self.embed_dim % self.heads != 0:
             choices = _format_choices(valid_head_counts(self.embed_dim))
             raise ConfigError(
-                f"{self.heads} heads cannot split an embedding dimension of {self.embed_dim} "
+                f"{self.heads} heads cannot split an embedding dimension of {self.embed_dim:,} "
                 f"(keras-bert says 'Invalid head number {self.heads} with the given input dim "
                 f"{self.embed_dim}'): choose a head count that divides it ({choices})."
             )

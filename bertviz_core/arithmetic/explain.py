@@ -114,8 +114,8 @@ def head_count_note(embed_dim: int, wanted: int, chosen: int) -> str:
 def describe_model(config: ModelConfig) -> str:
     """A configuration in a phrase: '2 layers, 128 wide, 2 heads, feed-forward 512, ...'."""
     return (
-        f"{plural(config.layers, 'layer')}, {config.embed_dim} wide, {plural(config.heads, 'head')}, "
-        f"feed-forward {config.ff_dim}, vocabulary {config.vocab:,}, {plural(config.seq_len, 'token')}"
+        f"{plural(config.layers, 'layer')}, {config.embed_dim:,} wide, {plural(config.heads, 'head')}, "
+        f"feed-forward {config.ff_dim:,}, vocabulary {config.vocab:,}, {plural(config.seq_len, 'token')}"
     )
 
 

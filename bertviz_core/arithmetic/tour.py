@@ -61,7 +61,7 @@ def _vocabulary_20000(config: ModelConfig) -> tuple[str, str]:
 
 def _sequence_36(config: ModelConfig) -> tuple[str, str]:
     saw = (
-        f"Cutting seq_len from {ModelConfig().seq_len} to {config.seq_len} shrank every output shape "
+        f"Cutting seq_len from {ModelConfig().seq_len:,} to {config.seq_len:,} shrank every output shape "
         f"but left the total at {total_params(config):,}."
     )
     shows = (

@@ -250,7 +250,7 @@ def encode_texts(vocabulary: Vocabulary, texts: Sequence[str], seq_len: int) -> 
     """Encode each text as one sentence: ``[CLS] words [SEP]``, cut or padded to ``seq_len``."""
     if seq_len < 3:
         raise VocabularyError(
-            f"A sequence length of {seq_len} leaves no room for words between [CLS] and [SEP]; use at least 3."
+            f"A sequence length of {seq_len:,} leaves no room for words between [CLS] and [SEP]; use at least 3."
         )
     split = tokenizer(vocabulary)
     known = vocabulary.token_dict

@@ -158,7 +158,7 @@ def sentence_pairs(
     """
     if seq_len < MIN_SEQ_LEN:
         raise TrainingError(
-            f"A sequence length of {seq_len} leaves no room for two half texts between [CLS] and two [SEP]; "
+            f"A sequence length of {seq_len:,} leaves no room for two half texts between [CLS] and two [SEP]; "
             f"use at least {MIN_SEQ_LEN}."
         )
     split = tokenizer()  # keras-bert's basic tokenisation, as build_vocabulary counts words

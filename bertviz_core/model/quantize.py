@@ -97,7 +97,7 @@ class LiteModel:
             -1,
             seq_len,
         ]:
-            raise BundleError(f"{label} does not take {seq_len} token ids per text; export it again.")
+            raise BundleError(f"{label} does not take {seq_len:,} token ids per text; export it again.")
         self._interpreter, self._runner = interpreter, runner
         self.seq_len, self.classes, self.file_bytes = seq_len, classes, len(flatbuffer)
         self._lock = threading.Lock()

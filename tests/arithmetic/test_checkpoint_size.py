@@ -31,7 +31,7 @@ BERT_TINY = ModelConfig(embed_dim=128, heads=2, layers=2, ff_dim=512)
         # 110,106,428 × 4 bytes: the 440 MB of BERT-base's data file; 109,482,240 is BertModel's count.
         (
             BERT_BASE,
-            ["110,106,428 parameters", "440,425,712 bytes (420.0 MiB)", "108,891,648", "109,482,240"],
+            ["110,106,428 parameters", "440,425,712 bytes (420.0 MB)", "108,891,648", "109,482,240"],
         ),
         (BERT_TINY, ["4,433,468 parameters", "17,733,872 bytes", "4,369,408", "4,385,920"]),
     ],

@@ -106,7 +106,7 @@ def test_nearest_head_count() -> None:
 
 def test_formatting() -> None:
     assert text.format_count(87_404_010) == "87,404,010"
-    assert text.format_bytes(440_425_712) == "420.0 MiB"
+    assert text.format_bytes(440_425_712) == "420.0 MB"
     assert text.format_bytes(512) == "512 B"
     assert text.format_flops(121_245_440_000) == "121.2 GFLOP"
     assert text.format_flops(121_245_440_000, short=True) == "121.2 G"

@@ -33,7 +33,7 @@ def test_a_link_with_both_configurations_shows_both_totals_and_the_difference(
     wait_for_run(page)
     section = page.locator(SECTION)
     section.get_by_text("A against B").wait_for()
-    for text in ("110,106,428", "491,814", "−109,614,614"):
+    for text in ("110,106,428", "491,814", "-109,614,614"):
         _wait_for_text(page, text)
     totals = section.get_by_test_id("stTable").first.inner_text()
     assert "Parameters" in totals and "Training memory (batch 32)" in totals
