@@ -22,9 +22,15 @@ from bertviz_ui.jobs import ask, visitor
 
 TEXT_KEY = "train_explain_text"
 MISTAKES_SHOWN = 20
-_PROBABILITY = st.column_config.NumberColumn(format="%.3f")
-_TABLE_COLUMNS = {"p(predicted)": _PROBABILITY, "p(true class)": _PROBABILITY, "loss": _PROBABILITY,
+_PROBABILITY = st.column_config.NumberColumn(format="%.3f", width=105)  # wide enough for its header
+_TABLE_COLUMNS = {"true class": st.column_config.TextColumn(width=95),
+                  "predicted": st.column_config.TextColumn(width=95),
+                  "p(predicted)": _PROBABILITY, "p(true class)": _PROBABILITY,
+                  "loss": st.column_config.NumberColumn(format="%.3f", width=70),
                   "text": st.column_config.TextColumn(width="large")}  # fmt: skip
+# The short columns first: with the text first, the predicted class, probabilities and loss were cut
+# off at 1024 and 1280 px. The text, last, reads whole on hover.
+_TABLE_ORDER = ("true class", "predicted", "p(predicted)", "p(true class)", "loss", "text")
 
 
 def _look_at(table_key: str, table: pd.DataFrame) -> None:
@@ -35,7 +41,8 @@ def _look_at(table_key: str, table: pd.DataFrame) -> None:
 
 
 def _texts_table(table: pd.DataFrame, key: str) -> None:
-    st.dataframe(table, hide_index=True, column_config=_TABLE_COLUMNS, key=key, on_select=partial(_look_at, key, table),
+    st.dataframe(table, hide_index=True, column_config=_TABLE_COLUMNS, column_order=_TABLE_ORDER, key=key,
+                 on_select=partial(_look_at, key, table),
                  selection_mode="single-row", height=min(400, 38 + 35 * max(len(table), 1)))  # fmt: skip
 
 
@@ -47,13 +54,14 @@ def mistakes(saved: SavedClassifier) -> None:
         return
     matrix = validation.confusion_matrix()
     names = list(saved.class_names)
+    frame = pd.DataFrame(matrix, index=pd.Index(names, name="true class"), columns=names)
+    picked = st.dataframe(frame, key=f"train_cells_{saved.folder.name}", on_select="rerun",
+                          selection_mode="single-cell", selection_default=_worst_cell(validation))  # fmt: skip
+    # Under the table, not over it: the table's tool bar, which appears on hover, covered a caption above.
     st.caption(
         "Rows are the true class, columns the predicted one. Click a cell to see its validation texts; "
         "tick a text to look inside the model with it below."
     )
-    frame = pd.DataFrame(matrix, index=pd.Index(names, name="true class"), columns=names)
-    picked = st.dataframe(frame, key=f"train_cells_{saved.folder.name}", on_select="rerun",
-                          selection_mode="single-cell", selection_default=_worst_cell(validation))  # fmt: skip
     cells = picked.selection.get("cells", []) if picked else []
     true_id, predicted_id = (_cell(cells[0], names) if cells else None) or _worst_cell_ids(validation)
     cell = validation.cell(true_id, predicted_id)

@@ -81,10 +81,10 @@ def real_model_section(config: ModelConfig) -> None:
         return
     requested = st.session_state.setdefault("explorer_real_requested", [])
     if key not in requested and key not in recently_built():
-        left, right = st.columns([2, 3], vertical_alignment="center")
-        left.button("Build the real model and compare", on_click=requested.append, args=(key,),
-                    key="explorer_build_real", icon=":material/construction:")  # fmt: skip
-        right.caption(
+        # The button on a row of its own: in a column at 1024 px its label was cut ("Build the real model and c…").
+        st.button("Build the real model and compare", on_click=requested.append, args=(key,),
+                  key="explorer_build_real", icon=":material/construction:")  # fmt: skip
+        st.caption(
             f"Runs keras-bert's get_model in a worker process (about {estimated_build_mb(config):,} MB, about "
             f"{format_duration(predict_build_seconds(config))}, plus {TENSORFLOW_IMPORT_SECONDS:.0f} s if the worker "
             "still has to load TensorFlow) and reads model.summary()'s columns back; moving a control never "

@@ -15,7 +15,10 @@ from plotly.subplots import make_subplots
 from bertviz_core.charts.training import _layout, plain
 
 TOKEN_CHARS = 16
-TOKENS_PER_ROW = 10
+# Eight to a line with a fixed 14 px font: ten at the heatmap's own text size shrank the words below reading
+# size at 1024 px.
+TOKENS_PER_ROW = 8
+TOKEN_FONT_SIZE = 14
 ATTENTION_SCALE = "Blues"
 # Red pushes towards the class, blue away from it (diverging, centred on zero).
 ATTRIBUTION_SCALE = [[0.0, "#2b6cb0"], [0.5, "#f7f7f7"], [1.0, "#c0392b"]]
@@ -127,6 +130,7 @@ def attribution_tokens(tokens: Sequence[str], values: Sequence[float], class_nam
             z=z.tolist(),
             text=text,
             texttemplate="%{text}",
+            textfont=dict(size=TOKEN_FONT_SIZE),
             customdata=[[f"{v:+.4f}" if np.isfinite(v) else "" for v in row] for row in z],
             colorscale=ATTRIBUTION_SCALE,
             zmin=-bound,

@@ -53,7 +53,10 @@ def _plain_names(names: Sequence[object]) -> list[str]:
 
 
 def _layout(figure: go.Figure, title: str, height: int = 320) -> go.Figure:
-    figure.update_layout(title=dict(text=title, x=0, xanchor="left"), height=height, margin=_MARGIN)
+    # The tool bar stands on the right edge, not across the top: at 1024 px it covered the end of a long
+    # title ("Precision and recall per class (validatio").
+    figure.update_layout(title=dict(text=title, x=0, xanchor="left"), height=height, margin=_MARGIN,
+                         modebar=dict(orientation="v"))  # fmt: skip
     return figure
 
 

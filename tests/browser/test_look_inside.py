@@ -54,16 +54,19 @@ def test_mistakes_of_a_cell_and_a_look_inside(
     assert heading.inner_text().startswith(f"{count:,} validation")
     assert "negative predicted as positive" in heading.inner_text()
     texts = page.locator("[class*='st-key-train_cell_texts_']")
-    # Its first row (the accessible copy; column 0 is the row's checkbox) is of that cell.
-    assert texts.locator("#glide-cell-2-0").text_content() == "negative"
-    assert texts.locator("#glide-cell-3-0").text_content() == "positive"
+    # Its first row (the accessible copy; column 0 is the row's checkbox, the text comes last) is of that cell.
+    assert texts.locator("#glide-cell-1-0").text_content() == "negative"
+    assert texts.locator("#glide-cell-2-0").text_content() == "positive"
+
+    texts.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "mistakes_1024.png"))
 
     # Tick the first text (the row's checkbox): it becomes the text to look inside with.
     box = texts.bounding_box()
     before = finished_runs(page)
     page.mouse.click(box["x"] + 17, box["y"] + HEADER_PX + ROW_PX / 2)
     wait_for_run(page, after=before)
-    first_text = texts.locator("#glide-cell-1-0").text_content()
+    first_text = texts.locator("#glide-cell-6-0").text_content()
     assert page.locator(".st-key-train_explain_text input").input_value() == first_text
     page.locator(".st-key-train_attention_grid").wait_for(timeout=120_000)
     wait_for_run(page)

@@ -54,3 +54,22 @@ def test_the_layer_tables_key_columns_fit_at_1280(page, wait_for_run) -> None:
     table.scroll_into_view_if_needed()
     needed = sum(LAYER_TABLE_WIDTHS[name] for name in KEY_LAYER_COLUMNS)
     assert table.bounding_box()["width"] >= needed
+
+
+BUTTON_CUT_OFF_JS = """() => Array.from(document.querySelectorAll(
+  '[data-testid="stMain"] button p, [data-testid="stMain"] button div'))
+  .filter(element => element.offsetParent !== null && element.scrollWidth > element.clientWidth + 1)
+  .map(element => element.innerText)"""
+
+
+@pytest.mark.parametrize(("width", "height"), SCREENS[:2])
+def test_no_button_label_is_cut_off(page, wait_for_run, width, height) -> None:
+    """The explorer's and the training page's buttons say all of what they do at 1024 and 1280 px
+    ("Build the real model and c…" was cut in a column at 1024)."""
+    page.set_viewport_size({"width": width, "height": height})
+    for path, button in (("/", "explorer_build_real"), ("/train", "train_start")):
+        page.goto(path)
+        wait_for_run(page)
+        page.locator(f".st-key-{button} button").wait_for()
+        page.wait_for_timeout(300)
+        assert page.evaluate(BUTTON_CUT_OFF_JS) == [], (path, width)
