@@ -196,6 +196,7 @@ def plan_ladder(
     memory_budget_mb: int,
     pretrained: tuple[str, ModelConfig, str] | None = None,
     visitors_way: str = SCRATCH,
+    most_sizes: int | None = None,
 ) -> LadderPlan:
     """The ladder for ``budget_seconds``: the longest row of ``FAMILY`` sizes (at ``base``'s vocabulary
     and sequence length) that fits beside the pretrained rungs, thinned to ``MAX_RUNGS`` keeping the
@@ -204,10 +205,13 @@ def plan_ladder(
     visitor's own (``visitors_way``: ``SCRATCH``, ``FINE_TUNE`` or ``FROZEN``), with its suggested
     learning rate otherwise (``settings.suggested_settings``): one rate for a new model and a
     pretrained one would ruin either. A size whose worker would need more than ``memory_budget_mb``
-    is not offered. Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
+    is not offered. ``most_sizes`` caps the new models at the smallest that many of ``FAMILY``.
+    Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
+    if most_sizes is not None and not MIN_RUNGS <= most_sizes <= len(FAMILY):
+        raise UserError(f"A ladder has from {MIN_RUNGS} to {len(FAMILY)} sizes, not {most_sizes}.")
     rows = (train_rows, validation_rows)
     family = []
-    for shape in FAMILY:
+    for shape in FAMILY[:most_sizes]:
         config = family_config(base, shape)
         rung = _rung(
             f"L{shape[0]} H{shape[1]} A{shape[2]} F{shape[3]}", config, classes, rows,
@@ -258,6 +262,8 @@ def plan_ladder(
             f"Larger sizes are left out: the next, {following.name}, would take about "
             f"{format_duration(following.predicted_seconds)}, more than the budget leaves."
         )
+    elif most_sizes is not None and len(family) == most_sizes < len(FAMILY):
+        notes.append(f"Larger sizes are left out: you asked for the {most_sizes} smallest.")
     elif len(family) < len(FAMILY):
         following = _rung(
             "",

@@ -38,16 +38,18 @@ def _machine_rate() -> MeasuredRate:
     return MeasuredRate(lambda: pool().submit(machine_rate_request()))
 
 
-def machine_rate(start: bool = True) -> float | None:
+def machine_rate(start: bool = True, watch: bool = True) -> float | None:
     """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
     ``start``, nothing is started, followed or drawn. While it
     is measured the page follows the measurement (``jobs.follow``) and shows the figure it waited
     for by itself; a new measurement of a stale rate (``MeasuredRate``) is followed silently, and
-    the page draws again with the new figure once it is in."""
+    the page draws again with the new figure once it is in. Without ``watch``, a measurement is
+    started if due but neither followed nor drawn: for a second section of a page whose first
+    already follows it (one fragment polling the job, not one per section)."""
     holder = _machine_rate()
     rate = holder.get(start)
     job = holder.job()
-    if not start:
+    if not start or not watch:
         # A page that did not ask does not follow someone else's measurement: no fragment redrawing
         # beside its own reruns. An explorer following a training page's measurement (a fragment
         # every second, then a whole-page rerun) lost a slider change twice in busy test runs: the
@@ -140,7 +142,7 @@ def measured_against_predicted(config: ModelConfig, classes: int, settings: dict
     """After training: the measured seconds of the warm epochs against the prediction."""
     batch, history = int(settings.get("batch_size", 0) or 0), metrics.get("history") or []
     train, validation = int(metrics.get("train_samples", 0)), int(metrics.get("val_samples", 0))
-    rate = machine_rate()
+    rate = machine_rate(watch=False)  # the training section above follows a measurement under way
     if rate is None or batch < 1 or not history:
         return
     start = metrics.get("start") or {}

@@ -77,6 +77,15 @@ def test_more_sizes_than_eight_are_thinned_keeping_the_smallest_and_the_largest(
     assert huge_memory.rungs[-1].config.embed_dim == FAMILY[-1][1]
 
 
+def test_most_sizes_keeps_the_smallest_and_says_so():
+    capped = plan_ladder(BASE, 4, 800, 200, SETTINGS, 10**7, RATE, 10**6, most_sizes=3)
+    assert [rung.config.embed_dim for rung in capped.rungs] == [shape[1] for shape in FAMILY[:3]]
+    assert "you asked for the 3 smallest" in " ".join(capped.notes)
+    for wrong in (1, len(FAMILY) + 1):
+        assert f"not {wrong}" in refusal(UserError, plan_ladder, BASE, 4, 800, 200, SETTINGS, 600, RATE, 1700,
+                                         most_sizes=wrong)  # fmt: skip
+
+
 def test_a_budget_too_small_for_two_sizes_is_refused_in_one_sentence():
     sentence = refusal(UserError, plan, 5)
     assert "too small for two sizes" in sentence and "at least" in sentence

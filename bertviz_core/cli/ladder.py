@@ -23,7 +23,7 @@ from bertviz_core.data.rows import split_sizes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELDS
 from bertviz_core.jobs.protocol import DONE, JobRequest
-from bertviz_core.ladder import ladder_report, plan_ladder, rung_result, smallest_within
+from bertviz_core.ladder import FAMILY, MIN_RUNGS, ladder_report, plan_ladder, rung_result, smallest_within
 from bertviz_core.settings import FINE_TUNING_RATE, FROZEN_EPOCHS, FROZEN_PATIENCE, FROZEN_RATE, TrainSettings
 from bertviz_core.text import format_bytes, format_duration
 
@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ladder.add_argument("--budget-minutes", type=float, default=DEFAULT_BUDGET_MINUTES, metavar="M",
                         help=f"training time the ladder may plan for (default {DEFAULT_BUDGET_MINUTES:g})")  # fmt: skip
+    ladder.add_argument("--sizes", type=int, metavar="N", help=f"train at most the N smallest new models, "
+                        f"{MIN_RUNGS} to {len(FAMILY)} (default: as many as the budget holds)")  # fmt: skip
     ladder.add_argument("--text-column", metavar="C", help="column of texts (guessed when not given)")
     ladder.add_argument("--label-column", metavar="C", help="column of labels (guessed when not given)")
     defaults = training_default_config()
@@ -97,7 +99,7 @@ def _climb(args, out: Path, dataset, base: ModelConfig, settings: TrainSettings,
         train_rows, validation_rows = split_sizes(dataset.label_ids, settings.val_share, settings.seed)
         plan = plan_ladder(
             base, len(dataset.class_names), train_rows, validation_rows, settings, args.budget_minutes * 60,
-            rate, training_budget_mb(beside_server=True), pretrained,
+            rate, training_budget_mb(beside_server=True), pretrained, most_sizes=args.sizes,
         )  # fmt: skip
         _say(
             f"Ladder on {len(dataset.texts):,} rows ({train_rows:,} training, {validation_rows:,} validation), "
