@@ -32,7 +32,7 @@ from bertviz_ui.figures import layer_table_columns
 from bertviz_ui.headline import headline
 from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
-from bertviz_ui.timing import training_time_section
+from bertviz_ui.timing import MEASURE_ASKED, follow_measurement, training_time_section
 from bertviz_ui.tour import link_params, notebook_tour, walk_tells
 
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
@@ -187,6 +187,7 @@ state = explorer_state()
 config = state.config
 share_model(config, "explorer")
 
+follow_measurement(start=st.session_state.get(MEASURE_ASKED, False))  # first: one place in every run
 with st.sidebar:
     st.subheader("Model settings")
     model_controls(state)

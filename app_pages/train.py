@@ -14,11 +14,13 @@ from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
 from bertviz_core.text import escape_markdown as md
 from bertviz_ui import ladder, training_run
 from bertviz_ui.jobs import pool
+from bertviz_ui.timing import follow_measurement
 from bertviz_ui.train_data import choose_table, data_section
 from bertviz_ui.train_inputs import settings_boxes, train_state
 from bertviz_ui.train_model import model_section
 from bertviz_ui.train_results import results_section
 
+follow_measurement()  # first, so that its fragment keeps its place in every run
 st.title("Train a classifier")
 training_run.collect()
 pool().prewarm(TRAINING_RUNTIME_MB)  # a visitor here will likely train: a worker loads TensorFlow now

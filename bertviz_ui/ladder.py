@@ -67,7 +67,7 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
 
 
 def _plan(rows: TrainingRows, start, settings: TrainSettings, minutes: int) -> LadderPlan | None:
-    rate = machine_rate(watch=False)  # the training section above follows the measurement
+    rate = machine_rate(say=False)  # the training section above says it is measured
     sizes = split_sizes(rows.dataset.label_ids, settings.val_share, settings.seed)
     if rate is None or sizes is None:
         return None

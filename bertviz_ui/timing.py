@@ -3,8 +3,8 @@
 The rate is a short job in a worker process (``jobs.tasks.measure_rate``, about 1.5 s of products
 after TensorFlow's import there), started by the first page that needs it, shared by every session,
 and measured again when the machine's load has moved (``jobs.measured_rate``). A page never waits
-for it: until it is known the section says so, and the page follows the measurement (``jobs.follow``)
-and shows the figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
+for it: until it is known the section says so, and the page's ``follow_measurement`` shows the
+figure when it arrives. The arithmetic is ``bertviz_core.timing``'s.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from bertviz_core.jobs.requests import machine_rate_request
 from bertviz_core.settings import FINE_TUNE, FROZEN, TrainSettings
 from bertviz_core.text import escape_markdown, format_duration
 from bertviz_core.timing import predict_encoding_seconds, predict_epoch_seconds, steady_epoch_seconds
-from bertviz_ui.jobs import follow, pool
+from bertviz_ui.jobs import pool
 
 WAIT_SECONDS = 1.0  # how often a waiting page looks again
 REFRESH_WAIT_SECONDS = 2.0  # how often a page showing a figure looks whether a newer one is in
+MEASURE_ASKED = "explorer_timing_asked"  # the explorer's visitor asked for the measurement
 EXPLORER_CLASSES = 2  # the explorer has no data: a two-class head (its cost is negligible anyway)
 MEASURING = (
     "Measuring this machine's matrix-product speed (a second or two in a worker process; "
@@ -38,29 +39,43 @@ def _machine_rate() -> MeasuredRate:
     return MeasuredRate(lambda: pool().submit(machine_rate_request()))
 
 
-def machine_rate(start: bool = True, watch: bool = True) -> float | None:
-    """This server's matrix-product rate in FLOP/s; None (and a note drawn) while unknown. Without
-    ``start``, nothing is started, followed or drawn. While it
-    is measured the page follows the measurement (``jobs.follow``) and shows the figure it waited
-    for by itself; a new measurement of a stale rate (``MeasuredRate``) is followed silently, and
-    the page draws again with the new figure once it is in. Without ``watch``, a measurement is
-    started if due but neither followed nor drawn: for a second section of a page whose first
-    already follows it (one fragment polling the job, not one per section)."""
+def follow_measurement(start: bool = True) -> None:
+    """The page's one follower of the rate measurement, drawn in every run as the page's first
+    element: while a measurement is under way it looks every ``WAIT_SECONDS`` (a new figure of a
+    stale rate every ``REFRESH_WAIT_SECONDS``) and runs the whole page again once it is in; otherwise
+    it does nothing and no timer runs. ``start``: start a measurement when one is due (the explorer
+    measures on request only, and then does not follow another page's measurement).
+
+    Always at the same place, so its fragment keeps one id and one place in every run. Fragments
+    drawn where the sections are moved whenever a box above them changed the page's length, and a
+    timer of the previous run's fragment, firing into the new page, left a trainer's page blank
+    (and its connection closed) in busy test runs."""
     holder = _machine_rate()
     rate = holder.get(start)
-    job = holder.job()
-    if not start or not watch:
-        # A page that did not ask does not follow someone else's measurement: no fragment redrawing
-        # beside its own reruns. An explorer following a training page's measurement (a fragment
-        # every second, then a whole-page rerun) lost a slider change twice in busy test runs: the
-        # slider showed the new layer count and the figures stayed at the old one.
+    job = holder.job() if start else None
+    every = None if job is None else (WAIT_SECONDS if rate is None else REFRESH_WAIT_SECONDS)
+    st.fragment(_rerun_when_over, run_every=every)(job)
+
+
+def _rerun_when_over(job) -> None:
+    if job is not None and job.snapshot().is_over:
+        st.rerun()  # the whole page, with the new figure
+
+
+def machine_rate(start: bool = True, say: bool = True) -> float | None:
+    """This server's matrix-product rate in FLOP/s; None (and a note drawn, unless not ``say``) while
+    unknown. Without ``start``, nothing is started or drawn. While it is measured the section says so, and the
+    page's ``follow_measurement`` draws the page again when the figure is in (a new measurement of a
+    stale rate goes unsaid: the old figure stands until then)."""
+    holder = _machine_rate()
+    rate = holder.get(start)
+    if not start or not say or rate is not None:
+        # A page that did not ask does not follow someone else's measurement: an explorer following
+        # a training page's measurement (a fragment every second, then a whole-page rerun) lost a
+        # slider change twice in busy test runs.
         return rate
-    if rate is not None:
-        if job is not None:
-            follow(job, lambda snapshot: None, every=REFRESH_WAIT_SECONDS)
-        return rate
-    if job is not None:
-        follow(job, lambda snapshot: st.caption(":material/timer: " + MEASURING), every=WAIT_SECONDS)
+    if holder.job() is not None:
+        st.caption(":material/timer: " + MEASURING)
     elif holder.error:
         st.caption(
             f":material/timer_off: This machine's speed could not be measured ({holder.error}); "
@@ -78,12 +93,12 @@ def training_time_section(config: ModelConfig, batch_size: int) -> None:
     # Measured on request here: on the explorer's first visit of a fresh server, a worker importing
     # TensorFlow beside the first render took it from 6.8 s to 10.5 s (the training page, which warms
     # a worker anyway, starts the measurement by itself).
-    asked = st.session_state.get("explorer_timing_asked", False)
+    asked = st.session_state.get(MEASURE_ASKED, False)
     rate = machine_rate(start=asked)
     if rate is None:
         if _machine_rate().job() is None and not _machine_rate().error:
             right.button("Measure this machine", key="explorer_timing_measure", icon=":material/timer:",
-                         on_click=st.session_state.__setitem__, args=("explorer_timing_asked", True),
+                         on_click=st.session_state.__setitem__, args=(MEASURE_ASKED, True),
                          help="A second or two of matrix products in a worker process, measured again when "
                          "the load changes; every page then predicts training times from it.")  # fmt: skip
         elif not asked and _machine_rate().job() is not None:  # another page's: shown on the next change
@@ -142,7 +157,7 @@ def measured_against_predicted(config: ModelConfig, classes: int, settings: dict
     """After training: the measured seconds of the warm epochs against the prediction."""
     batch, history = int(settings.get("batch_size", 0) or 0), metrics.get("history") or []
     train, validation = int(metrics.get("train_samples", 0)), int(metrics.get("val_samples", 0))
-    rate = machine_rate(watch=False)  # the training section above follows a measurement under way
+    rate = machine_rate(say=False)  # the training section above says it is measured
     if rate is None or batch < 1 or not history:
         return
     start = metrics.get("start") or {}

@@ -60,6 +60,12 @@ class Server:
     base_url: str
     port: int
     process: psutil.Process
+    log_path: Path | None = None
+
+    def print_log(self) -> None:
+        """The end of the server's log, for the person reading a failure."""
+        if self.log_path is not None and self.log_path.exists():
+            print("\nThe server's log, its end:\n" + self.log_path.read_text(errors="replace")[-6000:])
 
     def active_sessions(self) -> int | None:
         """Streamlit's own gauge of sessions with an open websocket."""
@@ -84,9 +90,10 @@ def _server_process(port: int) -> psutil.Process:
 
 @pytest.fixture(scope="module")
 def server(harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with harness.serve_app(tmp_path_factory.mktemp("load") / "server.log") as base_url:
+    log_path = tmp_path_factory.mktemp("load") / "server.log"
+    with harness.serve_app(log_path) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
-        yield Server(base_url, port, _server_process(port))
+        yield Server(base_url, port, _server_process(port), log_path)
 
 
 class ServerWatch:
@@ -211,7 +218,18 @@ class Visitor:
             print(
                 f"\n{self.name}: screenshot and HTML of the failed wait in {path} and {path.with_suffix('.html')}"
             )
-        print(f"{self.name}'s console, last lines:\n" + "\n".join(self.console[-40:]))
+        print(f"{self.name}'s console (a line repeated at once is counted, not printed again):")
+        previous, repeats = None, 0
+        for line in self.console + [""]:
+            message = line.split(" ", 1)[-1]
+            if message == previous:
+                repeats += 1
+                continue
+            if repeats:
+                print(f"    ... {repeats} more times")
+            if line:
+                print(line)
+            previous, repeats = message, 0
 
     def close(self) -> None:
         self.page.context.close()
@@ -450,6 +468,14 @@ def click_train(visitor: Visitor) -> Callable[[], None]:
 
 
 def test_six_explorers_and_two_trainers_at_once(browser, harness, server: Server) -> None:
+    try:
+        _six_explorers_and_two_trainers(browser, harness, server)
+    except Exception:
+        server.print_log()
+        raise
+
+
+def _six_explorers_and_two_trainers(browser, harness, server: Server) -> None:
     started = time.monotonic()
     with ServerWatch(server, interval_s=0.5) as watch, contextlib.ExitStack() as cleanup:
         rss_at_start = watch.tree_mb()
