@@ -36,3 +36,13 @@ def test_deep_link_to_the_training_page_on_a_cold_server_uses_the_apps_navigatio
     names = [text.split("\n")[-1] for text in links.all_inner_texts()]
     assert names == ["Model size explorer", "Train a classifier"]
     assert page.locator("h1").first.inner_text() == "Train a classifier"
+    # The first visit of a fresh server measures the machine's speed, and the predicted epoch time
+    # and the ladder's plan appear by themselves, without a change from the visitor; the page's one
+    # follower of the measurement (timing.follow_measurement) draws them.
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("Predicted on this machine", exact=False).wait_for(timeout=120_000)
+    page.locator(".st-key-ladder_start").wait_for(timeout=30_000)
+    assert main.get_by_text("Measuring this machine", exact=False).count() == 0
+    assert errors == []
