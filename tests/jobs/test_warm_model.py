@@ -3,6 +3,8 @@ training of that shape takes it: a real pool, real TensorFlow, a tiny model."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bertviz_core.arithmetic.training_memory import TRAINING_RUNTIME_MB
@@ -32,6 +34,14 @@ def stage(snapshot) -> str:
     return snapshot.stage()
 
 
+def until_warm(pool: LocalPool, timeout_s: float = WAIT) -> None:
+    """Until every worker has answered its warm-up with what it holds."""
+    deadline = time.monotonic() + timeout_s
+    while any(worker.warming for worker in pool._workers):
+        assert time.monotonic() < deadline, "the warm-up never ended"
+        time.sleep(0.1)
+
+
 def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the_next(pool, tmp_path):
     dataset = separable_dataset(64)
     ahead = training_warm_up(TINY, 2, SETTINGS)
@@ -40,6 +50,10 @@ def test_the_training_takes_the_model_a_worker_traced_ahead_and_keeps_it_for_the
     pool.prewarm(TRAINING_RUNTIME_MB, ahead)
     pool.prewarm(TRAINING_RUNTIME_MB, ahead)  # the page reruns: one worker, one warm-up
     assert pool.status().workers == 1
+    # The visitor reads the page while the worker warms up. Pressed before the worker has even read
+    # its warm-up, the training would skip it and build the model itself (by design: a job waiting
+    # is never put behind a warm-up), which a slow worker start under load made happen here.
+    until_warm(pool)
 
     first = pool.submit(request).wait(WAIT)
     assert first.state == DONE, first.error
