@@ -20,6 +20,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # of leaving after 20 s idle, so a training a few tests later does not pay TensorFlow's import again.
 # A test about idle workers, and each browser test's server that needs it, sets its own.
 os.environ.setdefault("BERTVIZ_WORKER_IDLE_SECONDS", "600")
+# Job workers at the test process's own CPU priority. The product's default, SCHED_IDLE (so that a
+# room's trainings never slow the web server), yields to every other process: beside the suite's
+# other xdist process running TensorFlow in-process, a worker got almost no CPU (a warm-up did not
+# end in 240 s beside two CPU-bound processes; at normal priority the same test took 24 s). The
+# tests of the idle default (test_local_pool, test_ray_backend) take this setting away.
+os.environ.setdefault("BERTVIZ_WORKER_PRIORITY", "normal")
 
 # Hypothesis' per-example deadline is a timed assertion; on a shared 2-core machine it fails for
 # reasons that have nothing to do with the code. Correctness is what property tests check here.

@@ -187,7 +187,8 @@ def test_idle_workers_end_and_give_their_memory_back(make_pool) -> None:
     until(lambda: pool.status().workers == 0)
 
 
-def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool) -> None:
+def test_workers_run_at_a_lower_cpu_priority_than_the_server(make_pool, monkeypatch) -> None:
+    monkeypatch.delenv("BERTVIZ_WORKER_PRIORITY", raising=False)  # the product's default (tests/conftest.py)
     pool = make_pool()
     job = pool.submit(probe(steps=40, seconds=0.05))
     until(lambda: len(job.snapshot().events) >= 1)

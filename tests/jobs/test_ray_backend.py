@@ -50,7 +50,16 @@ def ray_pool():
         pytest.skip(reason)
     from bertviz_core.jobs.ray_backend import RayPool
 
-    shared = RayPool(address=None, num_cpus=CPUS, budget_mb=BUDGET_MB, tasks_module="tests.jobs.probe_tasks")
+    # Ray's workers inherit the environment Ray starts with: the product's default priority, not the
+    # suite's (tests/conftest.py), since a test below checks it.
+    suite_priority = os.environ.pop("BERTVIZ_WORKER_PRIORITY", None)
+    try:
+        shared = RayPool(
+            address=None, num_cpus=CPUS, budget_mb=BUDGET_MB, tasks_module="tests.jobs.probe_tasks"
+        )
+    finally:
+        if suite_priority is not None:
+            os.environ["BERTVIZ_WORKER_PRIORITY"] = suite_priority
     yield shared
     shared.shutdown()
 
