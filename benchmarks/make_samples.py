@@ -126,7 +126,7 @@ THING_GOOD = {
     ),
     "meal": _words(
         """
-        delicious, fresh, tasty, generous, satisfying, flavourful, perfectly cooked, hearty,
+        delicious, fresh, tasty, generous, satisfying, flavourful, juicy, hearty,
         mouth-watering, tender
         """
     ),
@@ -141,7 +141,7 @@ THING_BAD = {
     "wearable": _words(
         """
         itchy, stiff, scratchy, flimsy, baggy, uncomfortable, shapeless, overpriced, cheaply made,
-        see-through
+        tight
         """
     ),
     "story": _words(
@@ -163,8 +163,7 @@ INTENSIFIERS = _words(
     absolutely
     """
 )
-# What people add after the verdict: some fit any review, some only a product, a story or a meal.
-PRODUCTS = ("gadget", "wearable")
+# What people add after the verdict: some fit any review, some only a gadget, a garment, a story or a meal.
 GOOD_PHRASES = {
     "any": _words(
         """
@@ -173,11 +172,18 @@ GOOD_PHRASES = {
         made my week, glad I took the chance, great value for money, would happily pay double
         """
     ),
-    "product": _words(
+    "gadget": _words(
         """
         works like a charm, I would buy it again, arrived early and well packed, my whole family
         loves it, better than the expensive brands, I use it every day, does exactly what it
         promises, a joy to use, the best purchase this year, I have already ordered a second one
+        """
+    ),
+    "wearable": _words(
+        """
+        fits like a glove, I would buy it again, arrived early and well packed, I wear it every day,
+        better than the expensive brands, the best purchase this year, I have already ordered a
+        second one, compliments every time I wear it
         """
     ),
     "story": _words(
@@ -201,12 +207,19 @@ BAD_PHRASES = {
         I regret paying for it
         """
     ),
-    "product": _words(
+    "gadget": _words(
         """
         stopped working after a week, fell apart within days, I sent it back, arrived damaged,
         customer service ignored my emails, broke the first time I used it, went straight in the
         bin, nothing like the photos, the refund took weeks, it smelled odd from day one, the
         seller never replied, I want a refund
+        """
+    ),
+    "wearable": _words(
+        """
+        the seams split after a week, fell apart within days, I sent it back, arrived damaged,
+        nothing like the photos, the refund took weeks, it smelled odd from day one, the seller
+        never replied, I want a refund, shrank in the first wash
         """
     ),
     "story": _words(
@@ -224,9 +237,10 @@ BAD_PHRASES = {
 }
 OPENERS = {
     "any": ["", "", "", "Honestly, ", "Well, ", "Overall, ", "In short, ", "To be fair, "],
-    "product": ["After a month, ", "Update: ", "So far, ", "For the price, "],
-    "story": ["Without spoilers: ", "Having finished it, "],
-    "meal": ["For the price, ", "Last night, "],
+    "gadget": ["After a month, ", "Update: ", "So far, "],
+    "wearable": ["After a month, ", "Update: ", "So far, "],
+    "story": ["Without spoilers: "],
+    "meal": [],
 }
 LUKEWARM = [
     "It is okay, I suppose.",
@@ -247,20 +261,15 @@ LUKEWARM = [
 ]
 
 
-def _group(domain: str) -> str:
-    return "product" if domain in PRODUCTS else domain
-
-
 def _review(rng: random.Random) -> tuple[str, str]:
     domain = rng.choice(list(THINGS))
-    group = _group(domain)
     thing = rng.choice(THINGS[domain])
     aspect, other_aspect = rng.sample(ASPECTS[domain], 2)
     good, good2 = rng.sample(GOOD, 2)
     bad, bad2 = rng.sample(BAD, 2)
     fine, awful = rng.choice(THING_GOOD[domain]), rng.choice(THING_BAD[domain])  # of the thing itself
     very = rng.choice(INTENSIFIERS)
-    opener = rng.choice(OPENERS["any"] + OPENERS[group])
+    opener = rng.choice(OPENERS["any"] + OPENERS[domain])
     roll = rng.random()
 
     if roll < 0.07:  # lukewarm: the label is a coin toss, as it is for people
@@ -306,7 +315,7 @@ def _review(rng: random.Random) -> tuple[str, str]:
     label = "positive" if rng.random() < 0.5 else "negative"
     adjective, adjective2, of_thing = (good, good2, fine) if label == "positive" else (bad, bad2, awful)
     phrases = GOOD_PHRASES if label == "positive" else BAD_PHRASES
-    phrase = rng.choice(phrases["any"] + phrases[group])
+    phrase = rng.choice(phrases["any"] + phrases[domain])
     templates = [
         f"The {aspect} is {adjective}.",
         f"This {thing} is {very} {of_thing}.",
@@ -318,14 +327,13 @@ def _review(rng: random.Random) -> tuple[str, str]:
         f"What {_a(of_thing)} {thing}.",
         f"{_cap(adjective)} {aspect}, {adjective2} {other_aspect}.",
         f"I tried this {thing}: {phrase}.",
-        f"The {aspect} of this {thing} is {very} {adjective}.",
         f"If you want {_a(of_thing)} {thing}, this is it.",
         f"{_cap(phrase)}, and the {aspect} is {adjective}.",
         f"Five minutes in I knew: {_a(of_thing)} {thing}.",
-        f"I found the {aspect} {very} {adjective}.",
+        f"I found the {aspect} {adjective}.",
     ]
     text = rng.choice(templates)
-    if opener:
+    if opener and ":" not in text and not text.startswith(("Five minutes", "I tried")):  # no two openings
         text = opener + (text if text.startswith("I ") else text[0].lower() + text[1:])
     return text, label
 

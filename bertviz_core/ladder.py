@@ -207,8 +207,13 @@ def plan_ladder(
     pretrained one would ruin either. A size whose worker would need more than ``memory_budget_mb``
     is not offered. ``most_sizes`` caps the new models at the smallest that many of ``FAMILY``.
     Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
-    if most_sizes is not None and not MIN_RUNGS <= most_sizes <= len(FAMILY):
-        raise UserError(f"A ladder has from {MIN_RUNGS} to {len(FAMILY)} sizes, not {most_sizes}.")
+    most_new = MAX_RUNGS - (2 if pretrained is not None else 0)  # beside the head only and the fine-tuning
+    if most_sizes is not None and not MIN_RUNGS <= most_sizes <= most_new:
+        raise UserError(
+            f"A ladder trains from {MIN_RUNGS} to {most_new} new sizes"
+            + (" beside a pretrained start" if pretrained is not None else "")
+            + f", not {most_sizes}."
+        )
     rows = (train_rows, validation_rows)
     family = []
     for shape in FAMILY[:most_sizes]:

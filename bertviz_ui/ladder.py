@@ -67,9 +67,14 @@ def section(rows: TrainingRows, source: str, start, settings: TrainSettings) -> 
 
 
 def _plan(rows: TrainingRows, start, settings: TrainSettings, minutes: int) -> LadderPlan | None:
-    rate = machine_rate(say=False)  # the training section above says it is measured
+    rate = machine_rate(say=False)  # the training section above says why, when it is drawn
     sizes = split_sizes(rows.dataset.label_ids, settings.val_share, settings.seed)
-    if rate is None or sizes is None:
+    if rate is None:
+        st.caption(
+            ":material/timer: The plan needs this machine's measured speed; it appears once that is in."
+        )
+        return None
+    if sizes is None:
         return None
     base = training_default_config().with_changes(seq_len=start.config.seq_len, pos_num=start.config.seq_len)
     if start.checkpoint is None:

@@ -81,9 +81,16 @@ def test_most_sizes_keeps_the_smallest_and_says_so():
     capped = plan_ladder(BASE, 4, 800, 200, SETTINGS, 10**7, RATE, 10**6, most_sizes=3)
     assert [rung.config.embed_dim for rung in capped.rungs] == [shape[1] for shape in FAMILY[:3]]
     assert "you asked for the 3 smallest" in " ".join(capped.notes)
-    for wrong in (1, len(FAMILY) + 1):
+    for wrong in (1, MAX_RUNGS + 1):
         assert f"not {wrong}" in refusal(UserError, plan_ladder, BASE, 4, 800, 200, SETTINGS, 600, RATE, 1700,
                                          most_sizes=wrong)  # fmt: skip
+    every = plan_ladder(BASE, 4, 800, 200, SETTINGS, 10**7, RATE, 10**6, most_sizes=MAX_RUNGS)
+    assert [rung.config.embed_dim for rung in every.rungs] == [
+        shape[1] for shape in FAMILY[:MAX_RUNGS]
+    ]  # none thinned
+    pretrained = ("MiniLM", MINILM, ERF_GELU)
+    assert "beside a pretrained start" in refusal(UserError, plan_ladder, BASE, 4, 800, 200, SETTINGS, 10**7, RATE,
+                                                  10**6, pretrained, most_sizes=MAX_RUNGS - 1)  # fmt: skip
 
 
 def test_a_budget_too_small_for_two_sizes_is_refused_in_one_sentence():

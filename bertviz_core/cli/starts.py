@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bertviz_core.model.checkpoint import CheckpointFiles, open_checkpoint
 from bertviz_core.model.hub import default_cache_dir
+from bertviz_core.text import MIB
 
 START_HELP = (
     "a BERT to start from: a folder or zip in Google's layout (bert_config.json, a TF1 checkpoint such as "
@@ -35,7 +36,7 @@ class _StderrProgress:
         tenth = 10 * done // total if total else 10
         if tenth > self.shown:
             self.shown = tenth
-            print(f"{self.name}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB", file=sys.stderr, flush=True)
+            print(f"{self.name}: {done / MIB:,.1f} of {total / MIB:,.1f} MB", file=sys.stderr, flush=True)
 
 
 def open_start(source: str, folder: str | Path, hub_cache: str | None) -> CheckpointFiles:

@@ -28,6 +28,7 @@ from bertviz_core.model.unpack import (
     TOKENIZER,
     VOCAB_NAME,
 )
+from bertviz_core.text import MIB
 
 Progress = Callable[[int, int], None]  # (bytes so far, bytes in all)
 # owner/name as the hub spells them: letters, digits, '-', '_', '.', no '--' or '..'.
@@ -126,7 +127,7 @@ def _download(model_id: str, revision: str | None, sizes: dict[str, int], cache_
     total = sum(sizes[name] for name in wanted)
     if total > MAX_CHECKPOINT_BYTES:
         raise BundleError(
-            f"{model_id}'s files weigh {total / 1e6:,.0f} MB; {SMALL_BERTS.format(limit=MAX_UNPACKED_MB)}."
+            f"{model_id}'s files weigh {total / MIB:,.0f} MB; {SMALL_BERTS.format(limit=MAX_UNPACKED_MB)}."
         )
     done = 0
     for name in wanted:
