@@ -185,6 +185,12 @@ def _rung(name, config, classes, rows, settings, rate, way, gelu) -> Rung:
     )
 
 
+def most_new_sizes(pretrained: bool) -> int:
+    """How many new models a ladder may hold unthinned: ``MAX_RUNGS``, less the pretrained start's
+    head only and fine-tuning when it has one."""
+    return MAX_RUNGS - (2 if pretrained else 0)
+
+
 def plan_ladder(
     base: ModelConfig,
     classes: int,
@@ -207,7 +213,7 @@ def plan_ladder(
     pretrained one would ruin either. A size whose worker would need more than ``memory_budget_mb``
     is not offered. ``most_sizes`` caps the new models at the smallest that many of ``FAMILY``.
     Raises ``UserError`` in one sentence when fewer than ``MIN_RUNGS`` sizes fit."""
-    most_new = MAX_RUNGS - (2 if pretrained is not None else 0)  # beside the head only and the fine-tuning
+    most_new = most_new_sizes(pretrained is not None)
     if most_sizes is not None and not MIN_RUNGS <= most_sizes <= most_new:
         raise UserError(
             f"A ladder trains from {MIN_RUNGS} to {most_new} new sizes"

@@ -70,9 +70,6 @@ def machine_rate(start: bool = True, say: bool = True) -> float | None:
     holder = _machine_rate()
     rate = holder.get(start)
     if not start or not say or rate is not None:
-        # A page that did not ask does not follow someone else's measurement: an explorer following
-        # a training page's measurement (a fragment every second, then a whole-page rerun) lost a
-        # slider change twice in busy test runs.
         return rate
     if holder.job() is not None:
         st.caption(":material/timer: " + MEASURING)

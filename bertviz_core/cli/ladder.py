@@ -23,7 +23,14 @@ from bertviz_core.data.rows import split_sizes
 from bertviz_core.errors import UserError
 from bertviz_core.fields import MODEL_FIELD, TRAINING_FIELDS
 from bertviz_core.jobs.protocol import DONE, JobRequest
-from bertviz_core.ladder import MAX_RUNGS, MIN_RUNGS, ladder_report, plan_ladder, rung_result, smallest_within
+from bertviz_core.ladder import (
+    MIN_RUNGS,
+    ladder_report,
+    most_new_sizes,
+    plan_ladder,
+    rung_result,
+    smallest_within,
+)
 from bertviz_core.settings import FINE_TUNING_RATE, FROZEN_EPOCHS, FROZEN_PATIENCE, FROZEN_RATE, TrainSettings
 from bertviz_core.text import format_bytes, format_duration
 
@@ -49,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ladder.add_argument("--budget-minutes", type=float, default=DEFAULT_BUDGET_MINUTES, metavar="M",
                         help=f"training time the ladder may plan for (default {DEFAULT_BUDGET_MINUTES:g})")  # fmt: skip
     ladder.add_argument("--sizes", type=int, metavar="N", help=f"train the N smallest new models, {MIN_RUNGS} to "
-                        f"{MAX_RUNGS} ({MAX_RUNGS - 2} with --checkpoint; default: as many as the budget holds)")  # fmt: skip
+                        f"{most_new_sizes(False)} ({most_new_sizes(True)} with --checkpoint; default: as many as the budget holds)")  # fmt: skip
     ladder.add_argument("--text-column", metavar="C", help="column of texts (guessed when not given)")
     ladder.add_argument("--label-column", metavar="C", help="column of labels (guessed when not given)")
     defaults = training_default_config()
@@ -73,7 +80,7 @@ def run_ladder(args: argparse.Namespace) -> int:
         raise UserError(
             f"--budget-minutes must be above 0 and at most a day's {24 * 60:,}, not {args.budget_minutes:g}."
         )
-    most_sizes = MAX_RUNGS - (2 if args.checkpoint else 0)
+    most_sizes = most_new_sizes(bool(args.checkpoint))
     if args.sizes is not None and not MIN_RUNGS <= args.sizes <= most_sizes:
         raise UserError(f"--sizes must be from {MIN_RUNGS} to {most_sizes}"
                         + (" with --checkpoint" if args.checkpoint else "") + f", not {args.sizes}.")  # fmt: skip
