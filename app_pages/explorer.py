@@ -28,7 +28,7 @@ from bertviz_core.data.export import to_safe_csv
 from bertviz_core.text import escape_markdown
 from bertviz_ui.compare import comparison_section, pin_bar
 from bertviz_ui.controls import change, model_controls
-from bertviz_ui.figures import layer_table_columns
+from bertviz_ui.figures import before_first_chart, layer_table_columns
 from bertviz_ui.headline import headline
 from bertviz_ui.real_model import real_model_section
 from bertviz_ui.session import explorer_state, share_model
@@ -113,6 +113,7 @@ def notes(state) -> None:
 
 
 def chart_tabs(config: ModelConfig) -> None:
+    before_first_chart()
     tabs = st.tabs(CHART_TABS, key="explorer_chart_tab", on_change="rerun")
     rows = [row.as_dict() for row in layer_rows(config)]
     if tabs[0].open:

@@ -6,8 +6,10 @@ Starts two servers itself: ``streamlit run app.py`` and a bare app holding one n
 metric, Streamlit's own floor for the same interaction. In Debian's Chromium (Playwright), it types
 a new vocabulary size into each app's number box, presses Enter and times until the new total is
 on screen; the changes alternate between the two apps so that a busy machine slows both alike.
-It also times the cold start: a fresh server's first visit, from opening the URL to the explorer's
-last headline figure, and the same for the training page's data preview.
+It also times first visits, each by a new browser profile (empty cache): from opening the URL to
+the explorer's last headline figure, or to the training page's data preview, or to the bare app's
+metric, on a fresh server (its first visit) and again on the same server (its second visit), and
+until the page's run has ended (``..._complete_seconds``: every chart and table sent).
 
 Prints the medians, their ratio (target: the explorer within 1.5x of the bare app) and the cold
 start figures. ``--first-epoch`` adds the first training on a fresh server: from pressing Train with
@@ -100,38 +102,59 @@ def _type_and_time(page, box, value: int, expected: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def cold_start(browser) -> dict:
-    """A freshly started server: the explorer's first visit, then the training page's preview."""
-    figures = {}
-    with serve(REPO_ROOT / "app.py", REPO_ROOT) as (url, health_seconds):
-        figures["server_start_seconds"] = health_seconds
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        started = time.perf_counter()
-        page.goto(url + "/")
-        page.get_by_test_id("stMetricValue").nth(4).wait_for(timeout=120_000)
-        _wait_finished(page)
-        figures["explorer_first_visit_seconds"] = time.perf_counter() - started
-        started = time.perf_counter()
-        page.goto(url + "/train")
-        page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
-        _wait_finished(page)
-        figures["train_page_first_visit_seconds"] = time.perf_counter() - started
-        page.close()
-    # Streamlit's own floor for a first visit: a fresh server with the bare app.
+def _visit(browser, url: str, shown) -> tuple[float, float]:
+    """A new browser profile (empty cache) opens ``url``: seconds until ``shown(page)`` returns, and
+    until the page's run has ended (every chart and table sent)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    started = time.perf_counter()
+    page.goto(url)
+    shown(page)
+    on_screen = time.perf_counter() - started
+    _wait_finished(page)
+    complete = time.perf_counter() - started
+    page.close()
+    return on_screen, complete
+
+
+def _headline(page) -> None:  # the explorer's fifth and last headline figure
+    page.get_by_test_id("stMetricValue").nth(4).wait_for(timeout=120_000)
+
+
+def _preview(page) -> None:  # the training page's data preview
+    page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
+
+
+def _bare_metric(page) -> None:
+    page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
+
+
+def cold_start(browser, rounds: int) -> dict:
+    """Fresh servers, each visited twice by a new browser profile: the server's first visit (its
+    modules not yet imported) and a second one (what every later visitor of a room sees). The
+    explorer, the training page and the bare app, alternated round by round."""
+    visits: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         bare_script = Path(folder) / "bare.py"
         bare_script.write_text(BARE_APP)
-        with serve(bare_script, Path(folder)) as (url, _):
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            started = time.perf_counter()
-            page.goto(url + "/")
-            page.get_by_test_id("stMetricValue").first.wait_for(timeout=120_000)
-            _wait_finished(page)
-            figures["bare_app_first_visit_seconds"] = time.perf_counter() - started
-            page.close()
-    figures["explorer_first_visit_over_bare"] = (
-        figures["explorer_first_visit_seconds"] / figures["bare_app_first_visit_seconds"]
-    )
+        targets = [("explorer", REPO_ROOT / "app.py", REPO_ROOT, "/", _headline),
+                   ("train_page", REPO_ROOT / "app.py", REPO_ROOT, "/train", _preview),
+                   ("bare_app", bare_script, Path(folder), "/", _bare_metric)]  # fmt: skip
+        for _ in range(rounds):
+            for name, script, cwd, path, shown in targets:
+                with serve(script, cwd) as (url, _):
+                    visits.setdefault(f"{name}_first_visit", []).append(_visit(browser, url + path, shown))
+                    visits.setdefault(f"{name}_second_visit", []).append(_visit(browser, url + path, shown))
+    figures: dict = {}
+    for key, pairs in visits.items():
+        figures[f"{key}_seconds"] = statistics.median(on_screen for on_screen, _ in pairs)
+        figures[f"{key}_complete_seconds"] = statistics.median(complete for _, complete in pairs)
+        figures[f"{key}_seconds_each"] = [round(on_screen, 2) for on_screen, _ in pairs]
+    for name in ("explorer", "train_page"):
+        for visit in ("first", "second"):
+            ratios = [ours[0] / bare[0] for ours, bare in
+                      zip(visits[f"{name}_{visit}_visit"], visits[f"bare_app_{visit}_visit"], strict=True)]  # fmt: skip
+            figures[f"{name}_{visit}_visit_over_bare"] = statistics.median(ratios)
+            figures[f"{name}_{visit}_visit_over_bare_each"] = [round(ratio, 2) for ratio in ratios]
     return figures
 
 
@@ -196,6 +219,8 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-cold", action="store_true", help="only the side-by-side latency")
+    parser.add_argument("--cold-rounds", type=int, default=3, help="fresh servers per page (default 3)")
+    parser.add_argument("--skip-changes", action="store_true", help="no side-by-side typing")
     parser.add_argument("--first-epoch", action="store_true",
                         help="also time Train to the first epoch on fresh servers (default settings; at once, "
                         "and after 15 s on the page)")  # fmt: skip
@@ -207,8 +232,9 @@ def main() -> int:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             if not args.skip_cold:
-                results.update(cold_start(browser))
-            results.update(latency(browser, args.changes))
+                results.update(cold_start(browser, args.cold_rounds))
+            if not args.skip_changes:
+                results.update(latency(browser, args.changes))
             if args.first_epoch:
                 for think_seconds in (0.0, 15.0):
                     results.update(first_training(browser, think_seconds))

@@ -25,6 +25,7 @@ from bertviz_core.data.table import Table, read_csv_bytes
 from bertviz_core.errors import DataError, UserError
 from bertviz_core.text import escape_markdown
 from bertviz_core.train_state import TrainState
+from bertviz_ui.figures import before_first_chart
 
 PREVIEW_ROWS = 20
 UPLOAD_TYPES = ("csv", "tsv", "txt")  # what the uploader takes; others it refuses itself, in red
@@ -145,5 +146,6 @@ def data_section(chosen: ChosenTable, state: TrainState) -> TrainingRows | None:
         f"{len(frame):,} rows read; {len(dataset.texts):,} used, in {len(dataset.class_names)} classes."
     )
     counts = np.bincount(dataset.label_ids, minlength=len(dataset.class_names))
+    before_first_chart()
     st.plotly_chart(charts.class_balance_chart(dataset.class_names, counts.tolist()), key="train_balance")
     return rows
