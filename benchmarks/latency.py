@@ -122,7 +122,7 @@ def _until(page, script: str, arg=None) -> None:
 
 SHOWN = """([testid, count]) => Array.from(document.querySelectorAll(`[data-testid='${testid}']`))
     .filter(element => element.getBoundingClientRect().width > 0).length >= count"""
-RUN_ENDED = f"() => document.querySelector(\"{FINISHED_RUN_SELECTOR}\") !== null"
+RUN_ENDED = f'() => document.querySelector("{FINISHED_RUN_SELECTOR}") !== null'
 
 
 def _visit(browser, url: str, testid: str, count: int) -> tuple[float, float]:
@@ -164,7 +164,11 @@ def cold_start(browser, rounds: int) -> dict:
         figures[f"{key}_complete_seconds"] = statistics.median(complete for _, complete in pairs)
         figures[f"{key}_seconds_each"] = [round(on_screen, 2) for on_screen, _ in pairs]
     # The explorer against the bare app's root; the training page against it and against its deep link.
-    for name, bare in (("explorer", "bare_app"), ("train_page", "bare_app"), ("train_page", "bare_app_deep_link")):
+    for name, bare in (
+        ("explorer", "bare_app"),
+        ("train_page", "bare_app"),
+        ("train_page", "bare_app_deep_link"),
+    ):
         for visit in ("first", "second"):
             ratios = [ours[0] / floor[0] for ours, floor in
                       zip(visits[f"{name}_{visit}_visit"], visits[f"{bare}_{visit}_visit"], strict=True)]  # fmt: skip
