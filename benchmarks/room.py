@@ -13,7 +13,8 @@ vocabulary again and again. It reports: whether every session got its result, th
 Train to each result, each job's wait in the queue (from the job log), the explorer's time from a
 changed number to the new total on screen (p50/p95, during the room's training against the same
 server idle, measured just before), the peak memory of the server's whole process tree (resident,
-and proportional: shared pages counted once), and that memory 30 s after the last tab closed.
+and proportional: shared pages counted once), and that memory 30 s after the last tab closed and
+again at 150 s, once Streamlit has let go of the closed tabs' sessions.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, read_jobs_log, serve
 
 TRAINING_TIMEOUT_S = 3600
 AFTER_CLOSE_S = 30
+# Streamlit keeps a closed tab's session for server.disconnectedSessionTTL (120 s) in case it
+# reconnects; a second reading after that tells the sessions' memory from the server's own.
+AFTER_SESSIONS_S = 150
 VIEWPORT = {"width": 1280, "height": 900}
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -189,6 +193,9 @@ def run_room(browser, rooms: int, folder: Path, probes: int, trainer_browser=Non
             time.sleep(AFTER_CLOSE_S)
             after_rss, after_pss = memory.sample()
             seconds_after_close = round(time.monotonic() - closed_at)
+            time.sleep(max(0.0, AFTER_SESSIONS_S - (time.monotonic() - closed_at)))
+            later_rss, later_pss = memory.sample()
+            seconds_later = round(time.monotonic() - closed_at)
     events = read_jobs_log(jobs_log)
     queued = {
         line["job"]: line["time"] for line in events if line["event"] == "queued" and line["kind"] == "train"
@@ -218,6 +225,8 @@ def run_room(browser, rooms: int, folder: Path, probes: int, trainer_browser=Non
         "tree_mb_peak_pss": round(peak_pss),
         f"tree_mb_{seconds_after_close}_s_after_close_rss": round(after_rss),
         f"tree_mb_{seconds_after_close}_s_after_close_pss": round(after_pss),
+        f"tree_mb_{seconds_later}_s_after_close_rss": round(later_rss),
+        f"tree_mb_{seconds_later}_s_after_close_pss": round(later_pss),
     }
 
 
