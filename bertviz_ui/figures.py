@@ -31,9 +31,10 @@ def figure_row(figures: Sequence[Figure], key: str) -> None:
 # it before painting anything that arrived with it: on a fresh visit the explorer's headline waited
 # 1.1-1.2 s for Plotly, the training page's data preview 1.5 s. So a session's first chart waits
 # until the browser has had time to lay out the figures above it (the chunks of a page's widgets
-# load in 0.3-0.5 s on 2 cores). benchmarks/latency.py, headline on screen after the first visit:
-# 3.2-3.5 s without the pause, about 2.1 s with it; the page is complete at the same time as before,
-# because the browser's time for Plotly is the same. The script thread sleeps (no CPU), once.
+# load in 0.3-0.5 s on 2 cores). benchmarks/latency.py, the explorer's headline on screen: 3.06 s
+# without the pause and 1.59-1.62 s with it on a fresh server, 2.71 and 1.26-1.28 s on its second
+# visit (docs/performance.md); the page is complete at about the same time, as the browser's time for Plotly
+# is the same. The script thread sleeps (no CPU), once per session.
 FIRST_CHART_SECONDS = 0.8
 FIRST_CHART_SENT = "first_chart_sent"
 
